@@ -1,0 +1,1 @@
+"""Benchmarks and the demo: run with make bench / make demo."""

@@ -1,0 +1,43 @@
+"""Shared fixtures: real reference targets on loopback, stopped by the test that starts them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import psutil
+import pytest
+import requests
+
+from metrics.embedded_target import EmbeddedTarget
+
+
+@pytest.fixture(scope="session")
+def target() -> Iterator[EmbeddedTarget]:
+    """One default target for the whole session (read-mostly tests share it)."""
+    with EmbeddedTarget("--workers", "2", "--job-step-ms", "20") as t:
+        yield t
+
+
+@pytest.fixture
+def start_target(tmp_path) -> Iterator[Callable[..., EmbeddedTarget]]:
+    """Start a target with the given flags; every one is stopped, and checked gone, after."""
+    started: list[tuple[EmbeddedTarget, list[psutil.Process]]] = []
+
+    def start(*flags: str, **kwargs) -> EmbeddedTarget:
+        t = EmbeddedTarget(*flags, db=kwargs.pop("db", tmp_path / f"t{len(started)}.db"),
+                           **kwargs)
+        t.start()
+        started.append((t, psutil.Process(t.pid).children(recursive=True)))
+        return t
+
+    yield start
+    for t, children in started:
+        t.stop()
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, f"target left worker processes behind: {alive}"
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as s:
+        yield s
