@@ -8,6 +8,7 @@ worker outlives a run (the workers also die with their parent).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import select
@@ -22,6 +23,15 @@ from pathlib import Path
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 LISTEN_PREFIX = "quantload target listening on "
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: be sent SIGTERM if the launcher dies, even by SIGKILL (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 class TargetStartError(RuntimeError):
@@ -55,7 +65,7 @@ class EmbeddedTarget:
                "--db", str(self.db), *self.flags]
         self.process = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=self.env, text=True,
+            start_new_session=True, env=self.env, text=True, preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         try:

@@ -1,0 +1,140 @@
+"""StressUser's own cost: its requests/s on one core divided by a plain FastHttpUser's.
+
+Both classes send the same request mix to a canned-response server (bytes
+recorded once from the real target) pinned to the other core, so the Locust
+process is the bottleneck and the ratio is the cost of quantload's API client
+(validation, failure reasons, Retry-After bookkeeping, seeded choices). The two
+classes alternate, ``--rounds`` times each, in one run; medians are compared.
+
+    python -m bench.generator_overhead [--seconds 20] [--rounds 3] [--users 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import requests
+
+from bench.machine import machine
+from bench.static_server import serve
+from metrics.embedded_target import EmbeddedTarget
+
+REPO = Path(__file__).resolve().parent.parent
+BACKTEST = {"symbol": "AAPL", "strategy": "sma_cross", "start": "2021-01-04",
+            "end": "2023-12-29"}
+LOCUST_CPU, SERVER_CPU = 0, 1
+
+PLAIN_LOCUSTFILE = '''
+from locust import FastHttpUser, constant, task
+
+BODY = {body!r}
+
+
+class PlainUser(FastHttpUser):
+    """The same mix as StressUser (3 backtests : 2 market data : 1 reread), no checks."""
+
+    wait_time = constant(0)
+
+    @task(3)
+    def run_backtest(self):
+        self.client.post("/v1/backtests", json=BODY)
+
+    @task(2)
+    def fetch_market_data(self):
+        self.client.get("/v1/market-data/AAPL?start=2021-01-04&end=2023-12-29",
+                        name="/v1/market-data/{{symbol}}")
+
+    @task(1)
+    def reread_backtest(self):
+        self.client.get("/v1/backtests/canned", name="/v1/backtests/{{id}}")
+'''
+
+STRESS_LOCUSTFILE = "from users.stress_user import StressUser  # noqa: F401\n"
+
+
+def record_responses() -> dict:
+    """One real answer per route, from the reference target."""
+    with EmbeddedTarget() as target, requests.Session() as s:
+        created = s.post(f"{target.url}/v1/backtests", json=BACKTEST)
+        market = s.get(f"{target.url}/v1/market-data/AAPL",
+                       params={"start": BACKTEST["start"], "end": BACKTEST["end"]})
+        reread = s.get(f"{target.url}/v1/backtests/{created.json()['id']}")
+    return {("POST", "/v1/backtests"): (201, created.content),
+            ("GET", "/v1/market-data/"): (200, market.content),
+            ("GET", "/v1/backtests/"): (200, reread.content)}
+
+
+def _server_main(sock: socket.socket, responses: dict) -> None:
+    os.sched_setaffinity(0, {SERVER_CPU})
+    serve(sock, responses)
+
+
+def locust_rps(locustfile: Path, user_class: str, host: str, users: int, seconds: float,
+               workdir: Path) -> float:
+    prefix = workdir / f"{user_class}-{len(list(workdir.iterdir()))}"
+    cmd = ["taskset", "-c", str(LOCUST_CPU), sys.executable, "-m", "locust", "-f",
+           str(locustfile), "--headless", "-u", str(users), "-r", str(users), "-t",
+           f"{int(seconds)}s", "--host", host, "--csv", str(prefix), "--only-summary",
+           "--loglevel", "ERROR", user_class]
+    subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, timeout=seconds + 60)
+    with open(f"{prefix}_stats.csv") as f:
+        total = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    if int(total["Failure Count"]):
+        raise SystemExit(f"{user_class}: {total['Failure Count']} failures against canned server")
+    return float(total["Requests/s"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--users", type=int, default=50)
+    args = parser.parse_args()
+    responses = record_responses()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    host = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = multiprocessing.get_context("fork").Process(target=_server_main,
+                                                         args=(sock, responses), daemon=True)
+    server.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            plain = workdir / "plain_locustfile.py"
+            plain.write_text(PLAIN_LOCUSTFILE.format(body=BACKTEST))
+            stress = workdir / "stress_locustfile.py"
+            stress.write_text(STRESS_LOCUSTFILE)
+            rates: dict[str, list[float]] = {"StressUser": [], "PlainUser": []}
+            for _ in range(args.rounds):
+                rates["StressUser"].append(
+                    locust_rps(stress, "StressUser", host, args.users, args.seconds, workdir))
+                rates["PlainUser"].append(
+                    locust_rps(plain, "PlainUser", host, args.users, args.seconds, workdir))
+    finally:
+        server.terminate()
+        server.join(10)
+        sock.close()
+    stress_rps = statistics.median(rates["StressUser"])
+    plain_rps = statistics.median(rates["PlainUser"])
+    print(f"machine: {machine()}")
+    print(f"locust on cpu {LOCUST_CPU}, canned server on cpu {SERVER_CPU}, {args.users} users, "
+          f"{args.rounds} x {args.seconds:.0f} s each, alternating")
+    print(f"StressUser:            {stress_rps:8.0f} req/s  (rounds: "
+          f"{', '.join(f'{r:.0f}' for r in rates['StressUser'])})")
+    print(f"plain FastHttpUser:    {plain_rps:8.0f} req/s  (rounds: "
+          f"{', '.join(f'{r:.0f}' for r in rates['PlainUser'])})")
+    print(f"StressUser / plain:    {stress_rps / plain_rps:8.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Run real ``locust`` processes from tests, and read what they wrote.
+
+Locust is never imported into the pytest process (it monkey-patches on
+import); every run is a subprocess, bounded by ``-t`` and a timeout.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+LOCUSTFILE = str(REPO / "locustfile.py")
+
+
+@dataclass
+class LocustRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    stats: dict[tuple[str, str], dict[str, str]]
+    failures: list[dict[str, str]]
+
+    def row(self, method: str, name: str) -> dict[str, str]:
+        return self.stats[(method, name)]
+
+    def count(self, method: str | None = None) -> int:
+        return sum(int(r["Request Count"]) for (m, n), r in self.stats.items()
+                   if n != "Aggregated" and (method is None or m == method))
+
+    @property
+    def total(self) -> dict[str, str]:
+        return self.stats[("", "Aggregated")]
+
+
+def read_stats(prefix: Path) -> tuple[dict, list]:
+    stats, failures = {}, []
+    stats_file = Path(f"{prefix}_stats.csv")
+    if stats_file.exists():
+        with stats_file.open() as f:
+            for row in csv.DictReader(f):
+                stats[(row["Type"], row["Name"])] = row
+    failures_file = Path(f"{prefix}_failures.csv")
+    if failures_file.exists():
+        with failures_file.open() as f:
+            failures = list(csv.DictReader(f))
+    return stats, failures
+
+
+STARTED_RE = re.compile(r"started the reference target at (\S+) \(pid (\d+)\)")
+
+
+def started_targets(log: str) -> list[int]:
+    """Pids of the embedded targets a locust run says it started."""
+    return [int(pid) for _, pid in STARTED_RE.findall(log)]
+
+
+def assert_gone(pids: list[int], timeout: float = 10) -> None:
+    procs = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            procs += [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    assert not alive, f"target processes left behind: {alive}"
+
+
+def run_locust(*args: str, tmp_path: Path, locustfile: str = LOCUSTFILE, timeout: float = 120,
+               env: dict[str, str] | None = None) -> LocustRun:
+    """``locust -f LOCUSTFILE --headless ARGS --csv ...``; checks no target outlives it."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    prefix = tmp_path / "run"
+    cmd = [sys.executable, "-m", "locust", "-f", locustfile, "--headless", "--csv", str(prefix),
+           "--only-summary", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          env={**os.environ, **(env or {})})
+    assert_gone(started_targets(done.stderr))
+    stats, failures = read_stats(prefix)
+    return LocustRun(done.returncode, done.stdout, done.stderr, stats, failures)

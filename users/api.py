@@ -1,0 +1,409 @@
+"""The one place that knows the target's paths and payloads: :class:`BacktestApi`.
+
+Every user class talks to the target through a ``BacktestApi`` wrapped around
+its Locust client, so pointing quantload at another service means editing this
+module (and the shapes in ``users/validation.py``) only.
+
+Contract of every request method:
+
+* the request is named by its route template (``ROUTE_*``), so Locust keeps one
+  stats row per route, never one per id;
+* it returns the parsed JSON body when the status and the shape are right, else
+  ``None`` after recording a failure with a stable reason (see ``validation.judge``);
+* it never raises for anything the target does: HTML, wrong JSON, truncated
+  bodies, refused connections all become failures, not user crashes;
+* after a 429 it remembers the route's Retry-After and, before the next request
+  to that route, waits (``gevent.sleep``) until that time has passed.
+
+Importing this module does not import Locust (which monkey-patches on import)
+or gevent: the client is handed in, and gevent is imported only when a wait
+actually happens. Tests therefore import it in a plain pytest process.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from users.validation import (
+    BACKTEST_LIST_SHAPE,
+    BACKTEST_SHAPE,
+    FINAL_JOB_STATUSES,
+    JOB_RESULT_SHAPE,
+    JOB_SHAPE,
+    JOB_STATUSES,
+    LIGHT_ID_RE,
+    LIGHT_ID_WINDOW,
+    MARKET_DATA_SHAPE,
+    QUEUE_SHAPE,
+    STRATEGIES_SHAPE,
+    RawResponse,
+    Shape,
+    Verdict,
+    check_job_status,
+    judge,
+)
+
+__all__ = [
+    "API_KEY_HEADER", "BacktestApi", "FINAL_JOB_STATUSES", "JOB_STATUSES", "RetryAfterGate",
+    "ROUTE_BACKTEST", "ROUTE_BACKTESTS", "ROUTE_JOB", "ROUTE_JOB_EVENTS", "ROUTE_JOB_RESULT",
+    "ROUTE_JOBS", "ROUTE_MARKET_DATA", "ROUTE_QUEUE", "ROUTE_STRATEGIES", "Prepared",
+    "job_events_url",
+    "snapshot",
+]
+
+# Route templates: the request names in Locust's stats (and the Retry-After keys).
+ROUTE_STRATEGIES = "/v1/strategies"
+ROUTE_MARKET_DATA = "/v1/market-data/{symbol}"
+ROUTE_BACKTESTS = "/v1/backtests"
+ROUTE_BACKTEST = "/v1/backtests/{id}"
+ROUTE_JOBS = "/v1/jobs"
+ROUTE_JOB = "/v1/jobs/{id}"
+ROUTE_JOB_RESULT = "/v1/jobs/{id}/result"
+ROUTE_JOB_EVENTS = "/v1/jobs/{id}/events"
+ROUTE_QUEUE = "/v1/queue"
+
+API_KEY_HEADER = "X-API-Key"
+
+#: Default backtest window when the caller gives none (3 years of daily bars).
+DEFAULT_START = "2021-01-01"
+DEFAULT_END = "2023-12-31"
+#: Monte-Carlo paths per job when the caller gives none (the API's own default).
+DEFAULT_NUM_RUNS = 1000
+#: Default page size of the backtest history (the API allows 1..200).
+DEFAULT_PAGE_LIMIT = 50
+#: In ``validation="light"`` mode, one response per this many seconds (per process) is still
+#: parsed and fully checked: a systematically wrong shape shows within a second, at a cost
+#: that does not grow with the request rate.
+FULL_CHECK_INTERVAL_S = 1.0
+#: What a light call returns for a good answer without an id (never mutated).
+LIGHT_BODY: dict = {}
+#: A Retry-After longer than this is capped, so one absurd header cannot park a user for the run.
+MAX_RETRY_AFTER_S = 60.0
+
+_STATUS_OK, _STATUS_CREATED, _STATUS_ACCEPTED = 200, 201, 202
+_HEADERS_KEPT = ("content-type", "content-length", "content-encoding", "retry-after")
+
+
+def _gevent_sleep(seconds: float) -> None:
+    import gevent  # imported here so that importing this module stays side-effect free
+
+    gevent.sleep(seconds)
+
+
+class RetryAfterGate:
+    """Per-route "not before" times learnt from 429 responses.
+
+    ``hold(route, s)`` after a 429 says "no request to ``route`` for ``s``
+    seconds"; ``wait(route)`` before a request sleeps out whatever is left.
+    The clock and the sleep are injectable so the bookkeeping is testable
+    without time passing.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = _gevent_sleep,
+                 max_wait_s: float = MAX_RETRY_AFTER_S) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self.max_wait_s = max_wait_s
+        self._not_before: dict[str, float] = {}
+
+    def hold(self, route: str, seconds: float) -> None:
+        """Keep ``route`` closed for ``seconds`` from now (capped; a later deadline wins)."""
+        until = self._clock() + min(max(0.0, seconds), self.max_wait_s)
+        self._not_before[route] = max(until, self._not_before.get(route, 0.0))
+
+    def remaining(self, route: str) -> float:
+        """Seconds until ``route`` may be called again (0 when it is open)."""
+        until = self._not_before.get(route)
+        if until is None:
+            return 0.0
+        left = until - self._clock()
+        if left <= 0:
+            del self._not_before[route]
+            return 0.0
+        return left
+
+    def wait(self, route: str) -> float:
+        """Sleep until ``route`` is open; returns the seconds slept."""
+        if not self._not_before:  # the common case: no 429 pending anywhere
+            return 0.0
+        left = self.remaining(route)
+        if left > 0:
+            self._sleep(left)
+            self._not_before.pop(route, None)
+        return left
+
+
+def job_events_url(base_url: str, job_id: str) -> str:
+    """The ``ws://`` (or ``wss://`` for https) URL of a job's progress events."""
+    parts = urlsplit(base_url)
+    scheme = {"https": "wss", "wss": "wss"}.get(parts.scheme, "ws")
+    path = parts.path.rstrip("/") + ROUTE_JOB_EVENTS.replace("{id}", quote(str(job_id), safe=""))
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def snapshot(resp: Any) -> RawResponse:
+    """Copy what ``judge`` needs out of a Locust response (FastResponse or requests-based).
+
+    Reading the body can raise after a connection dropped mid-body; that is
+    captured as ``read_error``, never raised.
+    """
+    status = getattr(resp, "status_code", 0) or 0
+    headers: dict[str, str] = {}
+    source = getattr(resp, "headers", None)
+    if source:
+        for name in _HEADERS_KEPT:
+            value = source.get(name)
+            if value is not None:
+                headers[name] = str(value)
+    try:
+        content = resp.content
+        read_error = None
+    except Exception as exc:  # noqa: BLE001 - any read failure is a verdict, not a crash
+        content, read_error = None, exc
+    if content is not None and not isinstance(content, bytes):
+        content = str(content).encode("utf-8", errors="replace")
+    return RawResponse(status=int(status), content=content, headers=headers,
+                       error=getattr(resp, "error", None), read_error=read_error)
+
+
+class Prepared(NamedTuple):
+    """A request built once and sent any number of times (path and body already encoded)."""
+
+    method: str
+    path: str
+    route: str
+    expected_status: int
+    shape: Shape
+    body: bytes | None = None
+    name: str | None = None
+    check: Callable[[dict], str | None] | None = None
+
+
+def _light_success(resp: Any, req: Prepared) -> dict | None:
+    """The light body of an obviously good answer, or None to take the full path.
+
+    Only the common case is fast: the expected status and a body framed as a JSON
+    object (with its ``id`` when the shape has one). Anything else, failures
+    included, goes through ``judge``, which explains exactly what is wrong.
+    """
+    if getattr(resp, "status_code", 0) != req.expected_status:
+        return None
+    try:
+        content = resp.content
+    except Exception:  # noqa: BLE001 - judged (and explained) on the full path
+        return None
+    if not content or content[:1] != b"{" or content[-1:] != b"}":
+        return None
+    if "id" not in req.shape:
+        return LIGHT_BODY
+    match = LIGHT_ID_RE.search(content, 0, LIGHT_ID_WINDOW)
+    return {"id": match.group(1).decode("utf-8", errors="replace")} if match else None
+
+
+class ClientError(Exception):
+    """Recorded when the HTTP client itself raised before any response existed."""
+
+
+def _path_part(value: object) -> str:
+    return quote(str(value), safe="")
+
+
+class BacktestApi:
+    """Typed calls to the backtest/job API through a Locust HTTP client.
+
+    ``client`` is a ``FastHttpSession`` (or an ``HttpSession``): anything with
+    ``request(method, path, name=, catch_response=True, headers=, json=)``
+    returning a context manager whose response has ``success()``/``failure()``.
+    ``last_failure`` holds the reason of the latest failed call (``None`` after a success).
+    ``validation="light"`` checks the status and JSON framing of every response
+    without parsing it, and fully checks one per ``FULL_CHECK_INTERVAL_S`` in
+    the process; light calls return only the body's ``id`` (enough to reread
+    what was made).
+    """
+
+    #: When a light-mode call last ran the full check (shared by all users of the process).
+    _last_full_check = 0.0
+
+    def __init__(self, client: Any, api_key: str | None = None,
+                 gate: RetryAfterGate | None = None, validation: str = "full") -> None:
+        if validation not in ("full", "light"):
+            raise ValueError(f"validation must be 'full' or 'light', not {validation!r}")
+        self.client = client
+        self.api_key = api_key
+        self.gate = gate if gate is not None else RetryAfterGate()
+        self.validation = validation
+        self.last_failure: str | None = None
+        self._headers = {API_KEY_HEADER: api_key} if api_key else {}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers every call sends: ``X-API-Key`` when a key is set."""
+        return self._headers
+
+
+    job_events_url = staticmethod(job_events_url)
+
+    # -- catalogue and data ------------------------------------------------------------------
+
+    def strategies(self) -> dict | None:
+        """``GET /v1/strategies``: the strategy catalogue."""
+        return self._call("GET", "/v1/strategies", ROUTE_STRATEGIES, _STATUS_OK, STRATEGIES_SHAPE)
+
+    def market_data(self, symbol: str, start: str | None = None,
+                    end: str | None = None) -> dict | None:
+        """``GET /v1/market-data/{symbol}``: daily bars (the target defaults the range)."""
+        return self.send(self.prepare_market_data(symbol, start, end))
+
+    @staticmethod
+    def prepare_market_data(symbol: str, start: str | None = None,
+                            end: str | None = None) -> Prepared:
+        path = f"/v1/market-data/{_path_part(symbol)}" + _query(start=start, end=end)
+        return Prepared("GET", path, ROUTE_MARKET_DATA, _STATUS_OK, MARKET_DATA_SHAPE)
+
+    # -- backtests ---------------------------------------------------------------------------
+
+    def run_backtest(self, symbol: str, strategy: str, parameters: dict | None = None,
+                     start: str = DEFAULT_START, end: str = DEFAULT_END,
+                     name: str | None = None) -> dict | None:
+        """``POST /v1/backtests`` (expects 201): run one backtest and return its document.
+
+        ``name`` overrides the stats row name (default ``ROUTE_BACKTESTS``), e.g.
+        to keep cache-warm and cache-cold traffic apart; Retry-After is still
+        tracked per route.
+        """
+        return self.send(self.prepare_backtest(symbol, strategy, parameters, start, end, name))
+
+    @staticmethod
+    def prepare_backtest(symbol: str, strategy: str, parameters: dict | None = None,
+                         start: str = DEFAULT_START, end: str = DEFAULT_END,
+                         name: str | None = None) -> Prepared:
+        payload: dict[str, Any] = {"symbol": symbol, "strategy": strategy,
+                                   "start": start, "end": end}
+        if parameters is not None:
+            payload["parameters"] = parameters
+        return Prepared("POST", "/v1/backtests", ROUTE_BACKTESTS, _STATUS_CREATED,
+                        BACKTEST_SHAPE, body=json.dumps(payload).encode(), name=name)
+
+    def get_backtest(self, backtest_id: str) -> dict | None:
+        """``GET /v1/backtests/{id}``: a stored backtest document."""
+        return self.send(self.prepare_get_backtest(backtest_id))
+
+    @staticmethod
+    def prepare_get_backtest(backtest_id: str) -> Prepared:
+        return Prepared("GET", f"/v1/backtests/{_path_part(backtest_id)}", ROUTE_BACKTEST,
+                        _STATUS_OK, BACKTEST_SHAPE)
+
+    def query_backtests(self, strategy: str | None = None, symbol: str | None = None,
+                        limit: int = DEFAULT_PAGE_LIMIT,
+                        cursor: str | None = None) -> dict | None:
+        """``GET /v1/backtests``: one page of history, newest first (``items``, ``next_cursor``)."""
+        path = "/v1/backtests" + _query(strategy=strategy, symbol=symbol, limit=limit,
+                                        cursor=cursor)
+        return self._call("GET", path, ROUTE_BACKTESTS, _STATUS_OK, BACKTEST_LIST_SHAPE)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def submit_monte_carlo(self, symbol: str, strategy: str, start: str, end: str,
+                           num_runs: int = DEFAULT_NUM_RUNS,
+                           parameters: dict | None = None) -> dict | None:
+        """``POST /v1/jobs`` kind ``monte_carlo`` (expects 202): the queued job document."""
+        payload: dict[str, Any] = {"kind": "monte_carlo", "symbol": symbol, "strategy": strategy,
+                                   "start": start, "end": end, "num_runs": num_runs}
+        if parameters is not None:
+            payload["parameters"] = parameters
+        return self._submit(payload)
+
+    def submit_batch(self, symbols: list[str], strategy: str, start: str, end: str,
+                     parameters: dict | None = None) -> dict | None:
+        """``POST /v1/jobs`` kind ``batch_backtest`` (expects 202): the queued job document."""
+        payload: dict[str, Any] = {"kind": "batch_backtest", "symbols": list(symbols),
+                                   "strategy": strategy, "start": start, "end": end}
+        if parameters is not None:
+            payload["parameters"] = parameters
+        return self._submit(payload)
+
+    def get_job(self, job_id: str) -> dict | None:
+        """``GET /v1/jobs/{id}``: status, progress and timestamps."""
+        return self._call("GET", f"/v1/jobs/{_path_part(job_id)}", ROUTE_JOB, _STATUS_OK,
+                          JOB_SHAPE, check=check_job_status)
+
+    def job_result(self, job_id: str) -> dict | None:
+        """``GET /v1/jobs/{id}/result``: a succeeded job's result (409 before then fails)."""
+        return self._call("GET", f"/v1/jobs/{_path_part(job_id)}/result", ROUTE_JOB_RESULT,
+                          _STATUS_OK, JOB_RESULT_SHAPE)
+
+    def cancel_job(self, job_id: str) -> dict | None:
+        """``DELETE /v1/jobs/{id}``: the cancelled job (409 ``job_finished`` is a failure)."""
+        return self._call("DELETE", f"/v1/jobs/{_path_part(job_id)}", ROUTE_JOB, _STATUS_OK,
+                          JOB_SHAPE, check=check_job_status)
+
+    def queue(self) -> dict | None:
+        """``GET /v1/queue``: ``depth`` (waiting jobs), ``running`` and ``workers``."""
+        return self._call("GET", "/v1/queue", ROUTE_QUEUE, _STATUS_OK, QUEUE_SHAPE)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _submit(self, payload: dict[str, Any]) -> dict | None:
+        return self._call("POST", "/v1/jobs", ROUTE_JOBS, _STATUS_ACCEPTED, JOB_SHAPE,
+                          payload=payload, check=check_job_status)
+
+    def _call(self, method: str, path: str, route: str, expected_status: int, shape: Shape,
+              payload: Any = None, check: Callable[[dict], str | None] | None = None,
+              name: str | None = None) -> Any:
+        body = None if payload is None else json.dumps(payload).encode()
+        return self.send(Prepared(method, path, route, expected_status, shape, body, name, check))
+
+    def send(self, req: Prepared) -> Any:
+        """Send one prepared request, judge it, report the verdict to Locust; body or ``None``."""
+        self.gate.wait(req.route)
+        name = req.name or req.route
+        headers = self._json_headers if req.body is not None else self._headers
+        light = False
+        if self.validation == "light" and req.check is None:
+            now = time.monotonic()
+            light = now - BacktestApi._last_full_check < FULL_CHECK_INTERVAL_S
+            if not light:
+                BacktestApi._last_full_check = now
+        try:
+            ctx = self.client.request(req.method, req.path, name=name, catch_response=True,
+                                      headers=headers, data=req.body)
+        except Exception as exc:  # noqa: BLE001 - e.g. an invalid URL: record, don't crash
+            return self._record_client_error(req.method, name, exc)
+        with ctx as resp:
+            if light and (body := _light_success(resp, req)) is not None:
+                self.last_failure = None
+                resp.success()
+                return body
+            try:
+                raw = snapshot(resp)
+                verdict = judge(raw, req.expected_status, req.shape, req.check, light=light)
+            except Exception as exc:  # noqa: BLE001 - a checking bug must not kill the user
+                verdict = Verdict(failure=f"response check crashed: {type(exc).__name__}")
+            if verdict.retry_after_s is not None:
+                self.gate.hold(req.route, verdict.retry_after_s)
+            self.last_failure = verdict.failure
+            if verdict.failure is not None:
+                resp.failure(verdict.failure)
+                return None
+            resp.success()
+            return verdict.body
+
+    def _record_client_error(self, method: str, name: str, exc: Exception) -> None:
+        self.last_failure = f"client error: {type(exc).__name__}"
+        event = getattr(self.client, "request_event", None)
+        if event is not None:
+            event.fire(request_type=method, name=name, response_time=0, response_length=0,
+                       exception=ClientError(self.last_failure), context={})
+        return None
+
+
+def _query(**params: Any) -> str:
+    """``?a=1&b=2`` from the parameters that are not ``None`` ('' when none are)."""
+    present = {k: v for k, v in params.items() if v is not None}
+    return "?" + urlencode(present) if present else ""

@@ -1,0 +1,294 @@
+"""The open workload model: requests arrive at a fixed total rate, whatever the target does.
+
+A closed model (Locust's usual ``User`` loop) waits for each answer before the
+next request, so a slow target silently receives *less* load and its slow
+period is under-sampled ("coordinated omission"). ``ArrivalRateUser`` instead
+works like wrk2 or k6's ``constant-arrival-rate`` executor:
+
+* ``--arrival-rate R`` is the total requests/s across all users and workers.
+  Each process runs ONE scheduler (class-level state) at ``R / W``, where ``W``
+  is ``parsed_options.quantload_workers`` (set by the master in distributed
+  runs, 1 otherwise). ``-u`` only sets how many HTTP clients carry the load;
+  every worker needs at least one user, or its share is not sent.
+* Arrival ``k`` is due at ``t0 + k / R_process`` on the monotonic
+  ``time.perf_counter`` clock (no accumulated sleeps, so no drift) and is sent
+  in its own greenlet at that time, whether or not earlier requests answered.
+* Latency is measured from the *intended* start, so time lost to a late
+  scheduler or a wait for a free connection counts (wrk2's correction).
+* At most ``max_in_flight`` requests are outstanding; an arrival that finds the
+  cap full is dropped and reported as a ``DROPPED`` failure (k6's
+  ``dropped_iterations``), so overload shows up instead of being absorbed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import gevent
+from gevent.greenlet import Greenlet
+from gevent.pool import Group
+from locust import constant, task
+
+from users.api import ROUTE_BACKTESTS, ROUTE_MARKET_DATA, ROUTE_STRATEGIES, BacktestApi
+from users.common import ApiUser, option
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ARRIVAL_RATE = 10.0
+"""Total requests/s when ``--arrival-rate`` is not defined or not given."""
+
+DEFAULT_MAX_IN_FLIGHT = 200
+"""Outstanding requests per process before arrivals are dropped."""
+
+HOLD_S = 1.0
+"""How often an idle user wakes; users carry no load themselves, so any value works."""
+
+STOP_GRACE_S = 2.0
+"""How long the last user's ``on_stop`` waits for the scheduler and in-flight requests."""
+
+SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN")
+"""Small fixed set, so the traffic mix (and the target's cache hit rate) is repeatable."""
+
+STRATEGIES = ("sma_cross", "rsi", "momentum")
+
+
+class ArrivalDropped(Exception):
+    """An arrival found the in-flight cap full and was not sent."""
+
+
+class _LateStartClient:
+    """The user's HTTP client, seen by one arrival: it times requests from the intended start.
+
+    ``BacktestApi`` makes its requests with ``catch_response=True`` and reports
+    them when its ``with`` block exits; Locust's ``request_meta["response_time"]``
+    runs from the actual send to the end of the body. Just before that exit we
+    add the lag between the intended start and the actual send (scheduler
+    lateness, greenlet start-up, a Retry-After wait), so the reported time is
+    "intended start -> body read" - the wrk2 correction - while the API's own
+    response checking stays out of it. Everything else is the real client.
+    """
+
+    def __init__(self, client: Any, intended: float) -> None:
+        self._client = client
+        self._intended = intended
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        caller_catches = kwargs.get("catch_response", False)
+        kwargs["catch_response"] = True  # the event must wait until the time is corrected
+        kwargs["context"] = {**kwargs.get("context", {}), "intended_start": self._intended,
+                             "co_corrected": True}
+        lag_s = time.perf_counter() - self._intended
+        ctx = _CorrectedReport(self._client.request(method, url, **kwargs), lag_s)
+        if caller_catches:
+            return ctx
+        with ctx as resp:  # a plain call reports at once, as Locust would
+            return resp
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        return self.request("POST", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", url, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class _CorrectedReport:
+    """Wraps Locust's ``ResponseContextManager``: adds the start lag before it reports."""
+
+    def __init__(self, ctx: Any, lag_s: float) -> None:
+        self._ctx = ctx
+        self._lag_s = lag_s
+
+    def __enter__(self) -> Any:
+        return self._ctx.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        meta = self._ctx.request_meta
+        meta["response_time"] = meta.get("response_time", 0.0) + self._lag_s * 1000
+        meta["start_time"] = meta.get("start_time", time.time()) - self._lag_s
+        return self._ctx.__exit__(*exc)
+
+
+Route = tuple[str, Callable[[BacktestApi, random.Random], Any]]
+"""(stats name, call): the call makes exactly one request through the API."""
+
+ROUTES: Mapping[str, Route] = {
+    "backtest": (ROUTE_BACKTESTS, lambda api, rng: api.run_backtest(
+        rng.choice(SYMBOLS), rng.choice(STRATEGIES))),
+    "market_data": (ROUTE_MARKET_DATA, lambda api, rng: api.market_data(rng.choice(SYMBOLS))),
+    "strategies": (ROUTE_STRATEGIES, lambda api, rng: api.strategies()),
+}
+"""Every route an ``ArrivalRateUser.route_mix`` may name."""
+
+
+class _Scheduler:
+    """The per-process timetable: one greenlet that launches arrivals on time.
+
+    Users register and unregister; the scheduler hands arrival ``k`` to user
+    ``k mod n`` (round robin over the live users' HTTP clients) and ends by
+    itself when no user is left.
+    """
+
+    def __init__(self, environment: Any, rate: float, max_in_flight: int, seed: str) -> None:
+        self.environment = environment
+        self.rate = rate
+        self.max_in_flight = max_in_flight
+        self.rng = random.Random(seed)
+        self.users: list[ArrivalRateUser] = []
+        self.in_flight = Group()
+        self.greenlet: Greenlet | None = None
+
+    def start(self) -> None:
+        self.greenlet = gevent.spawn(self._run)
+
+    def _run(self) -> None:
+        t0 = time.perf_counter()
+        period = 1.0 / self.rate
+        k = 0
+        while self.users:
+            intended = t0 + k * period  # multiply, never accumulate: no drift
+            delay = intended - time.perf_counter()
+            if delay > 0:
+                gevent.sleep(delay)
+                if not self.users:
+                    break
+            user = self.users[k % len(self.users)]
+            self._arrive(user, intended)
+            k += 1
+
+    def _arrive(self, user: ArrivalRateUser, intended: float) -> None:
+        """Send one arrival now, or drop it if the in-flight cap is full."""
+        route = user.pick_route(self.rng)
+        name, call = ROUTES[route]
+        if len(self.in_flight) >= self.max_in_flight:
+            ArrivalRateUser.dropped += 1
+            self.environment.events.request.fire(
+                request_type="DROPPED", name=name, response_time=0, response_length=0,
+                exception=ArrivalDropped(f"in-flight cap {self.max_in_flight} reached"),
+                context={"intended_start": intended, "co_corrected": True},
+                start_time=time.time() - (time.perf_counter() - intended),
+            )
+            return
+        self.in_flight.spawn(user.send_arrival, call, self.rng.getrandbits(64), intended)
+
+    def stop(self) -> None:
+        """End the timetable and every in-flight request; waits at most ``STOP_GRACE_S``."""
+        self.users.clear()
+        if self.greenlet is not None:
+            self.greenlet.kill(block=True, timeout=STOP_GRACE_S)
+        self.in_flight.kill(block=True, timeout=STOP_GRACE_S)
+
+
+class ArrivalRateUser(ApiUser):
+    """A connection holder for the process-wide arrival scheduler (see the module docstring).
+
+    Options read from ``environment.parsed_options`` (all optional):
+    ``arrival_rate`` (total req/s), ``max_in_flight`` (per process),
+    ``seed`` (route and payload choice), ``api_key``, ``quantload_workers``
+    (W, set by the master). The user's own task does nothing: the scheduler
+    greenlet does the work, through the clients of the registered users.
+    """
+
+    arrival_rate: float = DEFAULT_ARRIVAL_RATE
+    """Total req/s across all users and workers when ``--arrival-rate`` is absent."""
+
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    """Per-process cap on outstanding requests, unless ``--max-in-flight`` is given."""
+
+    route_mix: dict[str, float] = {"backtest": 1.0}
+    """Relative weights over ``ROUTES`` keys; arrivals picked with the seeded RNG."""
+
+    concurrency = 100
+    """Connections per user: one client carries many arrivals in flight at once."""
+
+    wait_time = constant(HOLD_S)
+
+    dropped: ClassVar[int] = 0
+    """Arrivals dropped at the in-flight cap in this process, over its lifetime."""
+
+    _scheduler: ClassVar[_Scheduler | None] = None
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self._routes = list(self.route_mix)
+        self._cumulative = _cumulative_weights(self.route_mix)
+
+    def pick_route(self, rng: random.Random) -> str:
+        """One key of ``route_mix``, drawn in proportion to its weight."""
+        if len(self._routes) == 1:
+            return self._routes[0]
+        return rng.choices(self._routes, cum_weights=self._cumulative)[0]
+
+    def on_start(self) -> None:
+        super().on_start()  # self.api
+        scheduler = ArrivalRateUser._scheduler
+        if scheduler is None or not scheduler.users:
+            if scheduler is not None:  # orphaned (its users died without on_stop): end it
+                scheduler.stop()
+            scheduler = ArrivalRateUser._scheduler = self._new_scheduler()
+            scheduler.users.append(self)
+            scheduler.start()
+        else:
+            scheduler.users.append(self)
+
+    def on_stop(self) -> None:
+        scheduler = ArrivalRateUser._scheduler
+        if scheduler is None or self not in scheduler.users:
+            return
+        scheduler.users.remove(self)
+        if not scheduler.users:
+            ArrivalRateUser._scheduler = None
+            scheduler.stop()
+
+    def _new_scheduler(self) -> _Scheduler:
+        env = self.environment
+        workers = max(1, int(option(env, "quantload_workers", 1)))
+        rate = float(option(env, "arrival_rate", self.arrival_rate)) / workers
+        if rate <= 0:
+            raise ValueError(f"arrival rate must be positive, got {rate * workers}")
+        worker = getattr(env.runner, "worker_index", 0) or 0  # workers differ, reproducibly
+        seed = f"quantload:{option(env, 'seed', 0)}:ArrivalRateUser:{worker}:scheduler"
+        cap = int(option(env, "max_in_flight", self.max_in_flight))
+        logger.info("arrival scheduler: %.3f req/s in this process (%d worker(s)), cap %d",
+                    rate, workers, cap)
+        return _Scheduler(env, rate, cap, seed)
+
+    def send_arrival(self, call: Callable[[BacktestApi, random.Random], Any],
+                     seed: int, intended: float) -> None:
+        """Make one request (in its own greenlet), timed from ``intended`` (perf_counter s)."""
+        api = BacktestApi(_LateStartClient(self.client, intended), api_key=self.api.api_key,
+                          gate=self.api.gate)  # shares the user's Retry-After state
+        try:
+            call(api, random.Random(seed))
+        except Exception as e:  # the request event already fired; report the bug, keep going
+            self.environment.events.user_error.fire(user_instance=self, exception=e,
+                                                    tb=sys.exc_info()[2])
+
+    @task
+    def hold(self) -> None:
+        """Nothing to do: arrivals are sent by the scheduler, not by the user's loop."""
+
+
+def _cumulative_weights(mix: Mapping[str, float]) -> list[float]:
+    """Running sums of the weights, validated against ``ROUTES``."""
+    unknown = set(mix) - set(ROUTES)
+    if unknown:
+        raise ValueError(f"route_mix names unknown routes {sorted(unknown)}; "
+                         f"known: {sorted(ROUTES)}")
+    if not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
+        raise ValueError(f"route_mix needs non-negative weights with a positive sum: {mix}")
+    total, out = 0.0, []
+    for weight in mix.values():
+        total += weight
+        out.append(total)
+    return out

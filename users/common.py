@@ -1,0 +1,114 @@
+"""Shared pieces of the user classes: ``ApiUser``, per-user seeded RNGs, watchlists, dates.
+
+Users read their options with ``getattr`` defaults (:func:`option`) because a
+class may run under a locustfile that does not define ``--api-key`` or
+``--seed``; the defaults then give an unauthenticated, seed-0, repeatable run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+from typing import Any
+
+from locust import FastHttpUser
+
+from users.api import BacktestApi
+
+#: Symbols users draw their watchlists from (the reference target accepts any ticker).
+UNIVERSE: tuple[str, ...] = (
+    "AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "JPM", "V", "XOM",
+    "JNJ", "PG", "KO", "PEP", "WMT", "DIS", "NFLX", "INTC", "AMD", "BRK.B",
+    "SPY", "QQQ", "IWM", "GLD",
+)
+#: Strategies of the reference target, used until (or if never) ``/v1/strategies`` answers.
+FALLBACK_STRATEGIES: tuple[str, ...] = ("sma_cross", "rsi", "macd", "bollinger", "momentum")
+#: Latest date a user's ranges end on, and how far back range ends may go.
+LATEST_END = dt.date(2024, 12, 31)
+MAX_END_LOOKBACK_DAYS = 10 * 365
+DAYS_PER_YEAR = 365
+#: Seed used when the run has no ``--seed`` option.
+DEFAULT_SEED = 0
+
+# Per-class spawn counters: the Nth user of a class in this process gets index N.
+_USER_COUNTERS: dict[str, itertools.count] = {}
+
+
+def option(environment: Any, name: str, default: Any = None) -> Any:
+    """``environment.parsed_options.<name>``, or ``default`` when absent or ``None``."""
+    value = getattr(getattr(environment, "parsed_options", None), name, None)
+    return default if value is None else value
+
+
+def user_rng(environment: Any, class_name: str, index: int) -> random.Random:
+    """A ``random.Random`` for one user: same seed, class, worker and index give the same stream.
+
+    Seeding from a string is stable across processes (unlike ``hash()``), so a
+    run with ``--seed 7`` repeats its traffic; distributed workers get distinct
+    streams through their worker index.
+    """
+    seed = option(environment, "seed", DEFAULT_SEED)
+    worker = getattr(getattr(environment, "runner", None), "worker_index", 0)
+    return random.Random(f"quantload:{seed}:{class_name}:{worker}:{index}")
+
+
+def next_user_index(class_name: str) -> int:
+    """0, 1, 2 ... for successive users of ``class_name`` in this process."""
+    return next(_USER_COUNTERS.setdefault(class_name, itertools.count()))
+
+
+def random_date_range(rng: random.Random, min_years: int = 1,
+                      max_years: int = 3) -> tuple[str, str]:
+    """A ``(start, end)`` pair of ISO dates ``min_years``..``max_years`` (x 365 days) apart."""
+    end = LATEST_END - dt.timedelta(days=rng.randint(0, MAX_END_LOOKBACK_DAYS))
+    start = end - dt.timedelta(days=DAYS_PER_YEAR * rng.randint(min_years, max_years))
+    return start.isoformat(), end.isoformat()
+
+
+def varied_parameters(strategy: str, rng: random.Random) -> dict[str, Any] | None:
+    """Plausible non-default parameters an analyst would try; ``None`` (= defaults) if unknown.
+
+    Hand-written per strategy because the API does not publish the ordering
+    constraints (fast < slow, oversold < overbought) a random draw would break.
+    """
+    if strategy == "sma_cross":
+        fast = rng.randint(3, 50)
+        return {"fast_period": fast, "slow_period": fast + rng.randint(5, 150)}
+    if strategy == "rsi":
+        return {"period": rng.randint(5, 30), "oversold": float(rng.randint(15, 40)),
+                "overbought": float(rng.randint(60, 85))}
+    if strategy == "macd":
+        fast = rng.randint(5, 20)
+        return {"fast": fast, "slow": fast + rng.randint(5, 30),
+                "signal_period": rng.randint(5, 15)}
+    if strategy == "bollinger":
+        return {"period": rng.randint(10, 50), "std_dev": round(rng.uniform(1.0, 3.0), 1)}
+    if strategy == "momentum":
+        return {"lookback": rng.randint(5, 120), "threshold": round(rng.uniform(0.0, 0.15), 2)}
+    return None
+
+
+class ApiUser(FastHttpUser):
+    """Base of the quantload users: ``self.api`` (a :class:`BacktestApi`) and ``self.rng``.
+
+    ``on_start`` builds both: the API key comes from ``--api-key`` if the
+    locustfile defines it, the RNG from ``--seed`` (default 0) and this user's
+    index, so every user has its own repeatable random stream. Subclasses that
+    override ``on_start`` must call ``super().on_start()`` first.
+    """
+
+    abstract = True
+    #: "full" parses and shape-checks every response; "light" (see BacktestApi) for stress.
+    validation = "full"
+
+    api: BacktestApi
+    rng: random.Random
+    user_index: int
+
+    def on_start(self) -> None:
+        self.api = BacktestApi(self.client, api_key=option(self.environment, "api_key"),
+                               validation=self.validation)
+        name = type(self).__name__
+        self.user_index = next_user_index(name)
+        self.rng = user_rng(self.environment, name, self.user_index)
