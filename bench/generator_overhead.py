@@ -79,12 +79,12 @@ def _server_main(sock: socket.socket, responses: dict) -> None:
 
 
 def locust_rps(locustfile: Path, user_class: str, host: str, users: int, seconds: float,
-               workdir: Path) -> float:
+               workdir: Path, extra: tuple[str, ...] = ()) -> float:
     prefix = workdir / f"{user_class}-{len(list(workdir.iterdir()))}"
     cmd = ["taskset", "-c", str(LOCUST_CPU), sys.executable, "-m", "locust", "-f",
            str(locustfile), "--headless", "-u", str(users), "-r", str(users), "-t",
            f"{int(seconds)}s", "--host", host, "--csv", str(prefix), "--only-summary",
-           "--loglevel", "ERROR", user_class]
+           "--loglevel", "ERROR", *extra, user_class]
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, timeout=seconds + 60)
     with open(f"{prefix}_stats.csv") as f:
         total = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
@@ -93,46 +93,67 @@ def locust_rps(locustfile: Path, user_class: str, host: str, users: int, seconds
     return float(total["Requests/s"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+class CannedServer:
+    """The canned-response server in its own process, pinned to ``SERVER_CPU``."""
+
+    def __enter__(self) -> str:
+        responses = record_responses()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.process = multiprocessing.get_context("fork").Process(
+            target=_server_main, args=(self.sock, responses), daemon=True)
+        self.process.start()
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.join(10)
+        self.sock.close()
+
+
+def alternate(variants: dict[str, tuple[Path, str, tuple[str, ...]]], host: str, users: int,
+              seconds: float, rounds: int, workdir: Path) -> dict[str, list[float]]:
+    """Run each variant (locustfile, class, extra args) in turn, ``rounds`` times; req/s each."""
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, (locustfile, user_class, extra) in variants.items():
+            rates[name].append(locust_rps(locustfile, user_class, host, users, seconds, workdir,
+                                          extra))
+    return rates
+
+
+def describe(rates: list[float]) -> str:
+    rounds = ", ".join(f"{r:.0f}" for r in rates)
+    return f"{statistics.median(rates):8.0f} req/s  (rounds: {rounds})"
+
+
+def parse_args(doc: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--users", type=int, default=50)
-    args = parser.parse_args()
-    responses = record_responses()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    host = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = multiprocessing.get_context("fork").Process(target=_server_main,
-                                                         args=(sock, responses), daemon=True)
-    server.start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            workdir = Path(tmp)
-            plain = workdir / "plain_locustfile.py"
-            plain.write_text(PLAIN_LOCUSTFILE.format(body=BACKTEST))
-            stress = workdir / "stress_locustfile.py"
-            stress.write_text(STRESS_LOCUSTFILE)
-            rates: dict[str, list[float]] = {"StressUser": [], "PlainUser": []}
-            for _ in range(args.rounds):
-                rates["StressUser"].append(
-                    locust_rps(stress, "StressUser", host, args.users, args.seconds, workdir))
-                rates["PlainUser"].append(
-                    locust_rps(plain, "PlainUser", host, args.users, args.seconds, workdir))
-    finally:
-        server.terminate()
-        server.join(10)
-        sock.close()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args(__doc__)
+    with CannedServer() as host, tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        plain = workdir / "plain_locustfile.py"
+        plain.write_text(PLAIN_LOCUSTFILE.format(body=BACKTEST))
+        stress = workdir / "stress_locustfile.py"
+        stress.write_text(STRESS_LOCUSTFILE)
+        rates = alternate({"StressUser": (stress, "StressUser", ()),
+                           "PlainUser": (plain, "PlainUser", ())},
+                          host, args.users, args.seconds, args.rounds, workdir)
     stress_rps = statistics.median(rates["StressUser"])
     plain_rps = statistics.median(rates["PlainUser"])
     print(f"machine: {machine()}")
     print(f"locust on cpu {LOCUST_CPU}, canned server on cpu {SERVER_CPU}, {args.users} users, "
           f"{args.rounds} x {args.seconds:.0f} s each, alternating")
-    print(f"StressUser:            {stress_rps:8.0f} req/s  (rounds: "
-          f"{', '.join(f'{r:.0f}' for r in rates['StressUser'])})")
-    print(f"plain FastHttpUser:    {plain_rps:8.0f} req/s  (rounds: "
-          f"{', '.join(f'{r:.0f}' for r in rates['PlainUser'])})")
+    print(f"StressUser:            {describe(rates['StressUser'])}")
+    print(f"plain FastHttpUser:    {describe(rates['PlainUser'])}")
     print(f"StressUser / plain:    {stress_rps / plain_rps:8.3f}")
 
 

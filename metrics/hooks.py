@@ -8,7 +8,19 @@ this module tells you every side effect the suite has on a Locust run:
   reference target and points the run at it; workers never start one;
 - ``test_start`` (master): tells workers how many of them share the load, so an
   open-model arrival rate is a total, not a per-worker figure;
-- ``quitting``: stops the embedded target (Ctrl-C and SIGTERM included).
+- ``quitting``: stops the embedded target (Ctrl-C and SIGTERM included);
+- target resources (``metrics.target_watch``): sampled each interval into the run's
+  rows, gaps as events, shown in the web UI's Target tab;
+- thresholds (``metrics.gate``): validated at parse time (exit 2), ``[abort]`` ones
+  watched live, all judged into ``summary.json`` / ``junit.xml`` and the exit code;
+- workers follow a shape's live arrival-rate changes (``ARRIVAL_RATE_MESSAGE``);
+- latency histograms and the run store (``metrics.collector``): ``request``
+  records into per-second HDR histograms; ``report_to_master`` /
+  ``worker_report`` carry workers' slots to the master (plus a custom
+  ``quantload_final`` message with a worker's last slots); ``test_start`` opens a
+  run directory (``environment.quantload_run``, see :func:`current_run`),
+  ``test_stopping`` ends the load, ``test_stop`` / ``quitting`` write its summary,
+  ``worker_connect`` notes workers.
 """
 
 from __future__ import annotations
@@ -17,21 +29,45 @@ import atexit
 import logging
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Iterable
 
+import gevent
 import locust
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from metrics.collector import FINAL_MESSAGE, Collector
 from metrics.embedded_target import EmbeddedTarget, TargetStartError
-from metrics.options import add_options, check_after_parse
+from metrics.gate import ThresholdGate
+from metrics.options import ARRIVAL_RATE_MESSAGE, add_options, check_after_parse
+from metrics.session import RunSession, SummaryHook
+from metrics.target_watch import TargetWatch
+from reports.threshold_options import thresholds_from_options
+from reports.thresholds import ThresholdError
 
 logger = logging.getLogger("quantload")
 TARGET_KEY_ENV = "QUANTLOAD_TARGET_API_KEY"
+EXIT_INTERRUPTED = 130
 
 _state: dict[str, EmbeddedTarget | None] = {"target": None}
+
+SUMMARY_HOOKS: list[SummaryHook] = []
+"""Called as ``hook(summary, session)`` before ``summary.json`` is written, in order; a hook
+fills its own section (``thresholds``, ``passed``, ``breaking_point``, ``leak``)."""
+_collector = Collector(SUMMARY_HOOKS, target_started=lambda: _state["target"] is not None)
+_gate = ThresholdGate()
+_watch = TargetWatch()
+SUMMARY_HOOKS.append(_gate.summary_hook)
+_collector.target_sample = _watch.sample  # the target's reading goes into every row
+
+
+def current_run(environment: Environment) -> RunSession | None:
+    """The run being written, or the last one written (``.path``, ``.run_id``, ``.summary``
+    once finished); None before the first test starts and in worker processes."""
+    return getattr(environment, "quantload_run", None)
 
 
 def available_user_classes() -> list[str]:
@@ -68,10 +104,13 @@ def _start_embedded_target(environment: Environment) -> None:
     try:
         flags = shlex.split(getattr(options, "target_flags", "") or "")
         target = EmbeddedTarget(*flags, env=child_env)
-        target.start()
+        target.start()  # stops what it started if interrupted
     except (TargetStartError, ValueError, OSError) as exc:
         sys.stderr.write(f"quantload: the embedded reference target did not start: {exc}\n")
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("quantload: interrupted while starting the reference target\n")
+        raise SystemExit(EXIT_INTERRUPTED) from None
     _state["target"] = target
     atexit.register(_stop_embedded_target)
     environment.host = target.url
@@ -98,6 +137,32 @@ def _share_worker_count(environment: Environment, **_kwargs) -> None:
         environment.parsed_options.quantload_workers = max(1, runner.worker_count)
 
 
+def _ctrl_c_as_sigterm() -> None:
+    """Make Ctrl-C take Locust's graceful SIGTERM path.
+
+    Left alone, SIGINT raises KeyboardInterrupt in whichever greenlet runs at that
+    moment; now and then it is swallowed there and Locust never shuts down (and
+    never stops the embedded target). SIGTERM is handled by Locust in one place.
+    """
+    gevent.signal_handler(signal.SIGINT, os.kill, os.getpid(), signal.SIGTERM)
+
+
+def _follow_arrival_rate(environment: Environment, msg, **_kwargs) -> None:
+    """Worker side of a shape's live rate change (the master sends the new total rate)."""
+    environment.parsed_options.arrival_rate = float(msg.data)
+
+
+def _watch_run(environment: Environment, **_kwargs) -> None:
+    """After the collector opened the run: sample the target, watch abort thresholds."""
+    session = current_run(environment)
+    if isinstance(environment.runner, WorkerRunner) or session is None:
+        return
+    target = _state["target"]
+    _watch.start(environment.parsed_options, target.pid if target else None,
+                 target.url if target else None, session.event)
+    _gate.on_test_start(environment, session.event)
+
+
 def register(default_users: Iterable[str]) -> None:
     """Wire every listener; call once, from the locustfile, at import."""
     defaults = list(default_users)
@@ -105,12 +170,43 @@ def register(default_users: Iterable[str]) -> None:
     @events.init_command_line_parser.add_listener
     def _options(parser, **_kwargs) -> None:
         add_options(parser)
-        check_after_parse(parser, available_user_classes,
-                          after=lambda options: _apply_default_users(options, defaults))
+
+        def after(options) -> None:
+            _apply_default_users(options, defaults)
+            if not options.worker:  # malformed thresholds: one line, exit 2, before any load
+                try:
+                    _gate.configure(thresholds_from_options(options))
+                except ThresholdError as exc:
+                    parser.error(str(exc))
+
+        check_after_parse(parser, available_user_classes, after=after)
 
     @events.init.add_listener
     def _init(environment: Environment, **_kwargs) -> None:
         _start_embedded_target(environment)
+        _ctrl_c_as_sigterm()
+        _collector.on_init(environment)
+        if environment.web_ui is not None:
+            _watch.panel.install(environment.web_ui)
+        if isinstance(environment.runner, WorkerRunner):
+            environment.runner.register_message(ARRIVAL_RATE_MESSAGE, _follow_arrival_rate)
+        if isinstance(environment.runner, MasterRunner):
+            environment.runner.register_message(FINAL_MESSAGE, _collector.on_final_message)
+        # Added after the runner's own quitting listener so that it fires first (quitting
+        # fires in reverse): it sees whether the test was still running, i.e. interrupted.
+        environment.events.quitting.add_listener(_collector.on_quitting_begins)
 
     events.test_start.add_listener(_share_worker_count)
     events.quitting.add_listener(_stop_embedded_target)
+
+    events.request.add_listener(_collector.on_request)
+    events.test_start.add_listener(_collector.on_test_start)
+    events.test_start.add_listener(_watch_run)
+    events.test_stop.add_listener(lambda **_kw: _gate.on_test_stop())
+    events.quitting.add_listener(lambda **_kw: _watch.stop())
+    events.test_stopping.add_listener(_collector.on_test_stopping)
+    events.test_stop.add_listener(_collector.on_test_stop)
+    events.quitting.add_listener(_collector.on_quitting)
+    events.report_to_master.add_listener(_collector.on_report_to_master)
+    events.worker_report.add_listener(_collector.on_worker_report)
+    events.worker_connect.add_listener(_collector.on_worker_connect)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 DEFAULT_SEED = 0
+ARRIVAL_RATE_MESSAGE = "quantload:arrival_rate"
+"""Master -> workers: a shape changed the total arrival rate (data: the new rate)."""
 
 
 def positive_float(text: str) -> float:
@@ -54,6 +56,13 @@ def add_options(parser) -> None:
                        include_in_web_ui=False,
                        help="flags for the embedded reference target started when no --host "
                             "is given, e.g. '--slots 4 --service-ms 50'")
+    from metrics.run_store import add_run_options  # here: run_store imports this module
+    from metrics.target_sampler import add_target_metrics_option
+    from reports.threshold_options import add_threshold_options
+
+    add_run_options(group)
+    add_target_metrics_option(group)
+    add_threshold_options(group)
 
 
 def host_error(host: str | None) -> str | None:

@@ -22,11 +22,14 @@ LOCUSTFILE = str(REPO / "locustfile.py")
 
 @dataclass
 class LocustRun:
+    """What a locust run left: exit code, output, its CSV stats and its run directory."""
+
     returncode: int
     stdout: str
     stderr: str
     stats: dict[tuple[str, str], dict[str, str]]
     failures: list[dict[str, str]]
+    run_dir: Path | None = None
 
     def row(self, method: str, name: str) -> dict[str, str]:
         return self.stats[(method, name)]
@@ -79,10 +82,13 @@ def run_locust(*args: str, tmp_path: Path, locustfile: str = LOCUSTFILE, timeout
     """``locust -f LOCUSTFILE --headless ARGS --csv ...``; checks no target outlives it."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     prefix = tmp_path / "run"
+    ours = locustfile == LOCUSTFILE and "--run-dir" not in args  # others lack the option
+    run_dir = ["--run-dir", str(tmp_path / "rundir")] if ours else []
     cmd = [sys.executable, "-m", "locust", "-f", locustfile, "--headless", "--csv", str(prefix),
-           "--only-summary", *args]
+           "--only-summary", *run_dir, *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO,
                           env={**os.environ, **(env or {})})
     assert_gone(started_targets(done.stderr))
     stats, failures = read_stats(prefix)
-    return LocustRun(done.returncode, done.stdout, done.stderr, stats, failures)
+    return LocustRun(done.returncode, done.stdout, done.stderr, stats, failures,
+                     tmp_path / "rundir" if run_dir else None)

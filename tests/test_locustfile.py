@@ -52,7 +52,8 @@ def test_default_population_against_embedded_target(tmp_path):
 
 def test_processes_mode_starts_exactly_one_target(tmp_path):
     cmd = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--processes", "2",
-           "-u", "4", "-r", "4", "-t", "8s", "--only-summary", "StressUser"]
+           "-u", "4", "-r", "4", "-t", "8s", "--only-summary", "--run-dir",
+           str(tmp_path / "run"), "StressUser"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     seen: set[int] = set()
@@ -79,7 +80,8 @@ def test_processes_mode_starts_exactly_one_target(tmp_path):
 def test_ctrl_c_stops_the_embedded_target(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "-u", "2", "-t", "60s",
-         "StressUser"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+         "--run-dir", str(tmp_path / "run"), "StressUser"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log = ""
     try:
         deadline = time.monotonic() + 60
@@ -108,7 +110,9 @@ def test_api_key_reaches_the_target_and_never_the_output(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.count() > 0 and int(run.total["Failure Count"]) == 0, run.failures
     assert key not in run.stdout + run.stderr
-    for path in tmp_path.iterdir():
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "summary.json" for p in written)
+    for path in written:  # CSV, run directory (meta, rows, events, summary, junit)
         assert key not in path.read_text(errors="replace"), path
     # the target really checks it: told another key, it refuses every request
     refused = run_locust("-u", "1", "-t", "4s", "StressUser", "--target-flags",

@@ -1,0 +1,444 @@
+"""Thresholds: the pass/fail rules that gate CI, as a small expression language.
+
+A threshold is ``METRIC OP NUMBER`` (``p95_ms<300``, ``fail_ratio < 0.01``,
+``p99_ms <= 1e3ms``), checked against the run's ``total`` or against one
+endpoint (``POST /v1/backtests: p95_ms<800``). Everything here is pure: text
+and dicts in, dataclasses and text out, so the rules are tested with synthetic
+summaries of known answer. The only I/O is ``load_thresholds`` reading its file.
+
+Grammar (whitespace allowed between the parts)::
+
+    threshold  := [SCOPE ":"] METRIC OP NUMBER ["ms"]
+    METRIC     := one of METRICS
+    OP         := "<" | "<=" | ">" | ">=" | "=="
+    NUMBER     := decimal or scientific literal (300, 0.01, 1e3), finite, >= 0
+    SCOPE      := "METHOD name" of an endpoint, or "total" (the default)
+
+The scope is everything before the *last* colon: an expression never contains
+one, so endpoint names with colons stay unambiguous. The ``ms`` suffix is
+allowed only on ``*_ms`` metrics. ``==`` compares exactly (meant for counts,
+e.g. ``failures==0``).
+
+Evaluation rules (see ``evaluate``): a metric the summary does not have is
+"no data" and fails; a latency or apdex threshold on an endpoint that had no
+requests fails ("no requests to ..."); counters (count, failures, fail_ratio,
+rps) of an endpoint that never appeared are 0, because Locust only creates a
+row on its first request, so ``"DROPPED": "count==0"`` can pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+METRICS = ("p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "avg_ms",
+           "fail_ratio", "rps", "count", "failures", "apdex")
+"""Every metric a threshold may name; the keys of a summary row (``fail_ratio`` is derived)."""
+
+COUNTER_METRICS = frozenset({"count", "failures", "fail_ratio", "rps"})
+"""Metrics that are 0, not missing, for an endpoint that had no requests."""
+
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+}
+OPERATOR_TYPOS = {"=": "==", "===": "==", "=<": "<=", "=>": ">=", "<<": "<", ">>": ">"}
+AGGREGATE_SCOPE = "total"
+SCOPE_SEPARATOR = ":"
+TIME_UNIT = "ms"
+FILE_SECTIONS = ("thresholds", "abort")
+ABORT_KEYS = ("on_fail", "delay_s")
+CLOSEST_ENDPOINT_CUTOFF = 0.8  # suggest typo fixes ("POST /v1/backtest"), not other routes
+DEFAULT_ABORT_DELAY_S = 10.0
+"""Abort thresholds wait this long by default: a run's first few requests cannot end it."""
+
+EXIT_OK = 0
+EXIT_BAD_THRESHOLDS = 2  # malformed threshold or file: one line on stderr, before any load
+EXIT_THRESHOLD_FAILED = 3  # the run happened and at least one threshold failed
+
+_METRIC_RE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*")
+_OPERATOR_RE = re.compile(r"[<>=!~]+")
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_EXAMPLE = "expected METRIC OP NUMBER, e.g. 'p95_ms<300'"
+
+
+class ThresholdError(ValueError):
+    """A malformed threshold, file or option; the message is one line saying what and where."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One rule: ``metric op value`` over ``scope`` (an endpoint key, or None for the total)."""
+
+    scope: str | None
+    metric: str
+    op: str
+    value: float
+
+    @property
+    def name(self) -> str:
+        """Canonical text, stable across spellings; parsing it gives this threshold back."""
+        expr = f"{self.metric}{self.op}{format_number(self.value)}"
+        return expr if self.scope is None else f"{self.scope}{SCOPE_SEPARATOR} {expr}"
+
+    @property
+    def unit(self) -> str:
+        return TIME_UNIT if self.metric.endswith("_ms") else ""
+
+
+@dataclass(frozen=True)
+class ThresholdSet:
+    """What a run is held to: checked at the end, and (``abort_on_fail``) while it goes."""
+
+    thresholds: tuple[Threshold, ...] = ()
+    abort_on_fail: tuple[Threshold, ...] = ()
+    abort_delay_s: float = DEFAULT_ABORT_DELAY_S
+
+    def __bool__(self) -> bool:
+        return bool(self.thresholds or self.abort_on_fail)
+
+    @property
+    def end_of_run(self) -> tuple[Threshold, ...]:
+        """Every threshold judged on the final summary: abort ones too, each name once."""
+        return _unique(self.thresholds + self.abort_on_fail)
+
+    def merged(self, extra: Iterable[Threshold]) -> ThresholdSet:
+        """This set plus ``extra`` end-of-run thresholds (duplicates by name dropped)."""
+        return replace(self, thresholds=_unique(self.thresholds + tuple(extra)))
+
+
+@dataclass(frozen=True)
+class Result:
+    """How one threshold fared. ``observed`` is None when there was nothing to measure."""
+
+    threshold: Threshold
+    observed: float | None
+    passed: bool
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.threshold.name
+
+    def as_dict(self) -> dict:
+        """The entry for ``summary.json``'s ``thresholds`` list."""
+        return {"name": self.name, "observed": self.observed, "passed": self.passed,
+                "note": self.note}
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def format_number(value: float) -> str:
+    """``300.0`` -> ``300``, ``0.01`` -> ``0.01``: the shortest text that reads back the same."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
+def normalize_scope(text: str) -> str:
+    """Endpoint keys compare with runs of whitespace collapsed (``"POST  /x"`` is ``"POST /x"``)."""
+    return " ".join(text.split())
+
+
+def parse_threshold(text: str, scope: str | None = None) -> Threshold:
+    """Parse ``text`` (optionally ``"SCOPE: EXPR"``) into a Threshold.
+
+    ``scope`` (e.g. a file's table key) scopes an unscoped expression; ``"total"``
+    and None both mean the run's aggregate. Raises ThresholdError, one line.
+    """
+    if not isinstance(text, str):
+        raise ThresholdError(f"threshold {text!r}: not text ({_EXAMPLE})")
+    where = f"threshold {text!r}"
+    expr = text
+    if SCOPE_SEPARATOR in text:
+        if scope is not None:
+            raise ThresholdError(f"{where}: already scoped to {scope!r}; drop the 'SCOPE:' part")
+        scope, _, expr = text.rpartition(SCOPE_SEPARATOR)
+        if not scope.strip():
+            raise ThresholdError(f"{where}: nothing before ':' (expected 'METHOD name: EXPR')")
+    if scope is not None:
+        scope = normalize_scope(scope)
+        if not scope:
+            raise ThresholdError(f"{where}: empty scope")
+        if scope == AGGREGATE_SCOPE:
+            scope = None
+    metric, op, value = _parse_expression(expr, where)
+    return Threshold(scope, metric, op, value)
+
+
+def _parse_expression(expr: str, where: str) -> tuple[str, str, float]:
+    if not expr.strip():
+        raise ThresholdError(f"{where}: empty threshold ({_EXAMPLE})")
+    match = _METRIC_RE.match(expr)
+    if match is None:
+        raise ThresholdError(f"{where}: expected a metric name first, one of {', '.join(METRICS)}")
+    metric, rest = match.group(1), expr[match.end():]
+    if metric not in METRICS:
+        raise ThresholdError(f"{where}: unknown metric {metric!r}{_suggest(metric, METRICS)}")
+    op_match = _OPERATOR_RE.match(rest)
+    known_ops = ", ".join(OPERATORS)
+    if op_match is None:
+        raise ThresholdError(f"{where}: missing operator after {metric!r} (one of {known_ops})")
+    op, rest = op_match.group(0), rest[op_match.end():]
+    if op not in OPERATORS:
+        hint = f"; did you mean {OPERATOR_TYPOS[op]!r}?" if op in OPERATOR_TYPOS else ""
+        raise ThresholdError(f"{where}: bad operator {op!r} (one of {known_ops}{hint})")
+    return metric, op, _parse_number(rest.strip(), metric, op, where)
+
+
+def _parse_number(text: str, metric: str, op: str, where: str) -> float:
+    if not text:
+        raise ThresholdError(f"{where}: missing number after {op!r}")
+    match = _NUMBER_RE.match(text)
+    if match is None:
+        raise ThresholdError(f"{where}: {text!r} is not a number")
+    unit = text[match.end():].strip()
+    if unit == TIME_UNIT and not metric.endswith("_ms"):
+        raise ThresholdError(f"{where}: unit 'ms' only applies to *_ms metrics, not {metric!r}")
+    if unit and unit != TIME_UNIT:
+        if unit.isalpha():
+            raise ThresholdError(f"{where}: unknown unit {unit!r} (only 'ms', on *_ms metrics)")
+        raise ThresholdError(f"{where}: {text!r} is not a number")
+    value = float(match.group(0))
+    if not math.isfinite(value):
+        raise ThresholdError(f"{where}: {match.group(0)!r} is not a finite number")
+    if value < 0:
+        raise ThresholdError(f"{where}: negative limit {match.group(0)}; every metric is >= 0")
+    return value
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else f" (one of {', '.join(choices)})"
+
+
+def _unique(thresholds: Iterable[Threshold]) -> tuple[Threshold, ...]:
+    first: dict[str, Threshold] = {}
+    for threshold in thresholds:
+        first.setdefault(threshold.name, threshold)
+    return tuple(first.values())
+
+
+# --- the thresholds file ------------------------------------------------------------------
+
+
+def load_thresholds(path: str | Path) -> ThresholdSet:
+    """Read a thresholds TOML file (see ``parse_thresholds_toml``); errors are one line."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ThresholdError(f"thresholds file {str(path)!r} not found") from None
+    except OSError as exc:
+        raise ThresholdError(f"cannot read thresholds file {str(path)!r}: "
+                             f"{exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ThresholdError(f"thresholds file {str(path)!r} is not UTF-8 text") from None
+    return parse_thresholds_toml(text, source=str(path))
+
+
+def parse_thresholds_toml(text: str, source: str = "<thresholds>") -> ThresholdSet:
+    """Parse the file format::
+
+        [thresholds]                       # judged on the final summary
+        total = ["p95_ms<300", "fail_ratio<0.01"]
+        "POST /v1/backtests" = "p95_ms<800"   # a string or a list of strings
+
+        [abort]                            # judged while the run goes
+        on_fail = ["fail_ratio<0.2", "POST /v1/backtests: p99_ms<5000"]
+        delay_s = 10                       # not before this many seconds (default 10)
+
+    Both tables are optional. Keys other than these are errors, so a typo never
+    silently drops a rule.
+    """
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ThresholdError(f"{source}: bad TOML: {' '.join(str(exc).split())}") from None
+    for key in doc:
+        if key not in FILE_SECTIONS:
+            raise ThresholdError(f"{source}: unknown key {key!r}{_suggest(key, FILE_SECTIONS)}")
+    checks: list[Threshold] = []
+    for scope, value in _table(doc, "thresholds", source).items():
+        where = f"{source}: [thresholds] {scope!r}"
+        checks.extend(_parse_in(item, scope, where) for item in _strings(value, where))
+    abort = _table(doc, "abort", source)
+    for key in abort:
+        if key not in ABORT_KEYS:
+            raise ThresholdError(f"{source}: [abort] unknown key {key!r}"
+                                 f"{_suggest(key, ABORT_KEYS)}")
+    where = f"{source}: [abort] on_fail"
+    on_fail = [_parse_in(item, None, where) for item in _strings(abort.get("on_fail", []), where)]
+    delay = abort.get("delay_s", DEFAULT_ABORT_DELAY_S)
+    if (isinstance(delay, bool) or not isinstance(delay, int | float)
+            or not math.isfinite(delay) or delay < 0):
+        raise ThresholdError(f"{source}: [abort] delay_s must be a number of seconds >= 0, "
+                             f"not {delay!r}")
+    return ThresholdSet(_unique(checks), _unique(on_fail), float(delay))
+
+
+def _table(doc: Mapping, key: str, source: str) -> Mapping:
+    value = doc.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ThresholdError(f"{source}: {key!r} must be a table ([{key}]), "
+                             f"not {type(value).__name__}")
+    return value
+
+
+def _strings(value: object, where: str) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ThresholdError(f"{where}: expected a threshold string or a list of them, "
+                             f"not {value!r}")
+    return items
+
+
+def _parse_in(text: str, scope: str | None, where: str) -> Threshold:
+    try:
+        return parse_threshold(text, scope)
+    except ThresholdError as exc:
+        raise ThresholdError(f"{where}: {exc}") from None
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+
+def evaluate(thresholds: Iterable[Threshold], summary: Mapping) -> list[Result]:
+    """Judge each threshold against ``summary`` (summary.json's shape), in order.
+
+    Rows: ``summary["total"]`` for the aggregate, and the ``summary["endpoints"]``
+    entry whose f"{method} {name}" equals the scope. See the module docstring
+    for no-data rules; a failed Result's note says why (observed vs limit, or
+    which data is missing).
+    """
+    return [_evaluate_one(t, summary) for t in thresholds]
+
+
+def evaluate_live(abort_thresholds: Iterable[Threshold], snapshot_summary: Mapping,
+                  elapsed_s: float, delay_s: float) -> Result | None:
+    """The first abort threshold breached by the snapshot so far, or None.
+
+    Nothing is judged before ``delay_s``. Only a measured value breaches: a
+    threshold with no data yet (no requests to an endpoint so far) waits.
+    """
+    if elapsed_s < delay_s:
+        return None
+    for threshold in abort_thresholds:
+        result = _evaluate_one(threshold, snapshot_summary)
+        if not result.passed and result.observed is not None:
+            return replace(result, note=f"breached after {elapsed_s:.0f} s: {result.note}")
+    return None
+
+
+def final_results(threshold_set: ThresholdSet, summary: Mapping,
+                  breach: Result | None = None) -> list[Result]:
+    """End of run: every threshold on the final summary; an abort breach stays a failure."""
+    results = evaluate(threshold_set.end_of_run, summary)
+    if breach is None:
+        return results
+    aborted = replace(breach, passed=False, note=f"aborted the run: {breach.note}")
+    if all(r.name != breach.name for r in results):
+        return [*results, aborted]
+    return [aborted if r.name == breach.name else r for r in results]
+
+
+def exit_code(results: Iterable[Result]) -> int:
+    """EXIT_OK when every threshold passed (or there were none), else EXIT_THRESHOLD_FAILED."""
+    return EXIT_OK if all(r.passed for r in results) else EXIT_THRESHOLD_FAILED
+
+
+def _evaluate_one(threshold: Threshold, summary: Mapping) -> Result:
+    scope = threshold.scope or AGGREGATE_SCOPE
+    row = _row(summary, threshold.scope)
+    if row is None:
+        absent, closest = f"no requests to {scope!r}", _closest_endpoint(summary, threshold.scope)
+        if threshold.metric in COUNTER_METRICS:
+            return _judge(threshold, 0.0, f"{absent} (counted as 0){closest}")
+        return Result(threshold, None, False, f"{absent}{closest}")
+    if threshold.metric not in COUNTER_METRICS and _number(row.get("count")) == 0:
+        return Result(threshold, None, False, f"no requests to {scope!r}")
+    observed = _fail_ratio(row) if threshold.metric == "fail_ratio" else _number(
+        row.get(threshold.metric))
+    if observed is None:
+        return Result(threshold, None, False,
+                      f"no data: the summary has no {threshold.metric} for {scope!r}")
+    return _judge(threshold, observed)
+
+
+def _judge(threshold: Threshold, observed: float, note: str = "") -> Result:
+    passed = OPERATORS[threshold.op](observed, threshold.value)
+    if not passed:
+        unit = f" {threshold.unit}" if threshold.unit else ""
+        verdict = (f"observed {format_observed(observed)}{unit}, "
+                   f"limit {threshold.op} {format_number(threshold.value)}{unit}")
+        note = f"{note}; {verdict}" if note else verdict
+    return Result(threshold, observed, passed, note)
+
+
+def _row(summary: Mapping, scope: str | None) -> Mapping | None:
+    if scope is None:
+        total = summary.get("total")
+        return total if isinstance(total, Mapping) else None
+    for endpoint in summary.get("endpoints") or ():
+        if isinstance(endpoint, Mapping) and _endpoint_key(endpoint) == scope:
+            return endpoint
+    return None
+
+
+def _endpoint_key(endpoint: Mapping) -> str:
+    return normalize_scope(f"{endpoint.get('method') or ''} {endpoint.get('name') or ''}")
+
+
+def _closest_endpoint(summary: Mapping, scope: str | None) -> str:
+    if scope is None:
+        return ""
+    keys = {_endpoint_key(e).lower(): _endpoint_key(e)
+            for e in summary.get("endpoints") or () if isinstance(e, Mapping)}
+    close = difflib.get_close_matches(scope.lower(), keys, n=1, cutoff=CLOSEST_ENDPOINT_CUTOFF)
+    return f"; closest seen: {keys[close[0]]!r}" if close else ""
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _fail_ratio(row: Mapping) -> float | None:
+    count, failures = _number(row.get("count")), _number(row.get("failures"))
+    if count is None or failures is None:
+        return None
+    return failures / count if count else 0.0
+
+
+# --- console ------------------------------------------------------------------------------
+
+
+def format_observed(value: float) -> str:
+    """Readable, not exhaustive: ``1149``, ``212.4``, ``3.142``, ``0.00532``."""
+    if value.is_integer():
+        return str(int(value))
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def format_results(results: Sequence[Result]) -> str:
+    """The end-of-run table: one aligned line per threshold, PASS/FAIL, observed value, note."""
+    if not results:
+        return "thresholds: none"
+    passed = sum(r.passed for r in results)
+    rows = [("PASS" if r.passed else "FAIL", r.name,
+             "no data" if r.observed is None else
+             f"{format_observed(r.observed)} {r.threshold.unit}".rstrip(), r.note)
+            for r in results]
+    name_w = max(len(name) for _, name, _, _ in rows)
+    value_w = max(len(value) for _, _, value, _ in rows)
+    lines = [f"thresholds: {passed} of {len(results)} passed"]
+    for status, name, value, note in rows:
+        lines.append(f"  {status}  {name:<{name_w}}  {value:>{value_w}}  {note}".rstrip())
+    return "\n".join(lines)
