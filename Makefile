@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench lint format clean
+.PHONY: install demo test bench calibrate lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.target_throughput
 	$(PY) -m bench.generator_overhead
+	$(PY) -m bench.hook_overhead
+
+# Accuracy against the reference target's known truths (minutes; not part of make test).
+calibrate: $(STAMP)
+	$(PY) -m bench.breakpoint_accuracy
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

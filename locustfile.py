@@ -12,6 +12,10 @@ and dashboards following jobs); name classes, or use --class-picker, for others.
 from metrics import hooks
 from users.arrival_rate_user import ArrivalRateUser
 from users.backtest_user import BacktestUser
+from users.cache_user import CacheUser
+from users.data_size_user import DataSizeUser
+from users.database_user import DatabaseUser
+from users.high_volume_user import HighVolumeUser
 from users.job_user import JobUser
 from users.memory_leak_user import MemoryLeakUser
 from users.stress_user import StressUser
@@ -19,7 +23,7 @@ from users.websocket_user import WebSocketUser
 
 DEFAULT_USERS = ["BacktestUser", "JobUser", "WebSocketUser"]
 
-__all__ = ["ArrivalRateUser", "BacktestUser", "JobUser", "MemoryLeakUser", "StressUser",
-           "WebSocketUser"]
+__all__ = ["ArrivalRateUser", "BacktestUser", "CacheUser", "DataSizeUser", "DatabaseUser",
+           "HighVolumeUser", "JobUser", "MemoryLeakUser", "StressUser", "WebSocketUser"]
 
 hooks.register(DEFAULT_USERS)

@@ -14,6 +14,8 @@ this module tells you every side effect the suite has on a Locust run:
 - thresholds (``metrics.gate``): validated at parse time (exit 2), ``[abort]`` ones
   watched live, all judged into ``summary.json`` / ``junit.xml`` and the exit code;
 - workers follow a shape's live arrival-rate changes (``ARRIVAL_RATE_MESSAGE``);
+- a progress line every 10 s on the console (``metrics.progress``): stage, offered
+  load, achieved throughput, elapsed and remaining time;
 - latency histograms and the run store (``metrics.collector``): ``request``
   records into per-second HDR histograms; ``report_to_master`` /
   ``worker_report`` carry workers' slots to the master (plus a custom
@@ -43,6 +45,7 @@ from metrics.collector import FINAL_MESSAGE, Collector
 from metrics.embedded_target import EmbeddedTarget, TargetStartError
 from metrics.gate import ThresholdGate
 from metrics.options import ARRIVAL_RATE_MESSAGE, add_options, check_after_parse
+from metrics.progress import ProgressPrinter
 from metrics.session import RunSession, SummaryHook
 from metrics.target_watch import TargetWatch
 from reports.threshold_options import thresholds_from_options
@@ -60,6 +63,7 @@ fills its own section (``thresholds``, ``passed``, ``breaking_point``, ``leak``)
 _collector = Collector(SUMMARY_HOOKS, target_started=lambda: _state["target"] is not None)
 _gate = ThresholdGate()
 _watch = TargetWatch()
+_progress = ProgressPrinter()
 SUMMARY_HOOKS.append(_gate.summary_hook)
 _collector.target_sample = _watch.sample  # the target's reading goes into every row
 
@@ -161,6 +165,7 @@ def _watch_run(environment: Environment, **_kwargs) -> None:
     _watch.start(environment.parsed_options, target.pid if target else None,
                  target.url if target else None, session.event)
     _gate.on_test_start(environment, session.event)
+    _progress.start(environment)
 
 
 def register(default_users: Iterable[str]) -> None:
@@ -202,7 +207,7 @@ def register(default_users: Iterable[str]) -> None:
     events.request.add_listener(_collector.on_request)
     events.test_start.add_listener(_collector.on_test_start)
     events.test_start.add_listener(_watch_run)
-    events.test_stop.add_listener(lambda **_kw: _gate.on_test_stop())
+    events.test_stop.add_listener(lambda **_kw: (_gate.on_test_stop(), _progress.stop()))
     events.quitting.add_listener(lambda **_kw: _watch.stop())
     events.test_stopping.add_listener(_collector.on_test_stopping)
     events.test_stop.add_listener(_collector.on_test_stop)

@@ -59,8 +59,10 @@ def add_options(parser) -> None:
     from metrics.run_store import add_run_options  # here: run_store imports this module
     from metrics.target_sampler import add_target_metrics_option
     from reports.threshold_options import add_threshold_options
+    from scenarios.options import add_scenario_options
 
     add_run_options(group)
+    add_scenario_options(group)
     add_target_metrics_option(group)
     add_threshold_options(group)
 
@@ -95,6 +97,9 @@ def check_after_parse(
 
     def parse_args(*args, **kwargs):
         options = original(*args, **kwargs)
+        from scenarios.options import apply_scenario_users  # a profile's classes (scenario-users)
+
+        apply_scenario_users(options)
         if message := host_error(getattr(options, "host", None)):
             parser.error(message)
         names = getattr(options, "user_classes", None) or []

@@ -13,6 +13,15 @@ works like wrk2 or k6's ``constant-arrival-rate`` executor:
 * Arrival ``k`` is due at ``t0 + k / R_process`` on the monotonic
   ``time.perf_counter`` clock (no accumulated sleeps, so no drift) and is sent
   in its own greenlet at that time, whether or not earlier requests answered.
+* The rate may change while the test runs: the scheduler re-reads
+  ``parsed_options.arrival_rate`` (and ``quantload_workers``) before every
+  arrival and at least every ``RATE_POLL_S``. On a change it re-bases its
+  timetable (``t0`` = the next arrival's new due time, ``k = 0``), carrying the
+  unfinished part of the current interval over at the new rate, so there is no
+  drift, no burst and no extra arrival. :func:`set_arrival_rate` changes it
+  (a load shape calls it; on a master it is broadcast to the workers as the
+  ``ARRIVAL_RATE_MESSAGE`` custom message, applied by
+  :func:`on_arrival_rate_message`).
 * Latency is measured from the *intended* start, so time lost to a late
   scheduler or a wait for a free connection counts (wrk2's correction).
 * At most ``max_in_flight`` requests are outstanding; an arrival that finds the
@@ -23,6 +32,7 @@ works like wrk2 or k6's ``constant-arrival-rate`` executor:
 from __future__ import annotations
 
 import logging
+import math
 import random
 import sys
 import time
@@ -33,7 +43,9 @@ import gevent
 from gevent.greenlet import Greenlet
 from gevent.pool import Group
 from locust import constant, task
+from locust.runners import MasterRunner
 
+from metrics.options import ARRIVAL_RATE_MESSAGE  # master -> workers: the new total rate
 from users.api import ROUTE_BACKTESTS, ROUTE_MARKET_DATA, ROUTE_STRATEGIES, BacktestApi
 from users.common import ApiUser, option
 
@@ -50,6 +62,12 @@ HOLD_S = 1.0
 
 STOP_GRACE_S = 2.0
 """How long the last user's ``on_stop`` waits for the scheduler and in-flight requests."""
+
+RATE_POLL_S = 0.25
+"""Longest the scheduler sleeps before re-reading the rate (bounds a live change's delay)."""
+
+DROPPED_REQUEST_TYPE = "DROPPED"
+"""The request type (method column) of dropped arrivals in Locust's stats."""
 
 SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN")
 """Small fixed set, so the traffic mix (and the target's cache hit rate) is repeatable."""
@@ -136,12 +154,15 @@ class _Scheduler:
 
     Users register and unregister; the scheduler hands arrival ``k`` to user
     ``k mod n`` (round robin over the live users' HTTP clients) and ends by
-    itself when no user is left.
+    itself when no user is left. ``read_rate()`` gives this process's rate
+    (req/s) and is re-read before every arrival, so a live change is followed.
     """
 
-    def __init__(self, environment: Any, rate: float, max_in_flight: int, seed: str) -> None:
+    def __init__(self, environment: Any, read_rate: Callable[[], float], max_in_flight: int,
+                 seed: str) -> None:
         self.environment = environment
-        self.rate = rate
+        self.read_rate = read_rate
+        self.rate = read_rate()
         self.max_in_flight = max_in_flight
         self.rng = random.Random(seed)
         self.users: list[ArrivalRateUser] = []
@@ -152,19 +173,32 @@ class _Scheduler:
         self.greenlet = gevent.spawn(self._run)
 
     def _run(self) -> None:
+        rate = self.rate
         t0 = time.perf_counter()
-        period = 1.0 / self.rate
         k = 0
         while self.users:
-            intended = t0 + k * period  # multiply, never accumulate: no drift
-            delay = intended - time.perf_counter()
+            now = time.perf_counter()
+            new_rate = self._current_rate(rate)
+            if new_rate != rate:
+                t0, k = rebased_start(now, t0 + k / rate, rate, new_rate), 0
+                rate = self.rate = new_rate
+                logger.debug("arrival scheduler: now %.3f req/s in this process", rate)
+            intended = t0 + k / rate  # multiply, never accumulate: no drift
+            delay = intended - now
             if delay > 0:
-                gevent.sleep(delay)
-                if not self.users:
-                    break
+                gevent.sleep(min(delay, RATE_POLL_S))
+                continue
             user = self.users[k % len(self.users)]
             self._arrive(user, intended)
             k += 1
+
+    def _current_rate(self, rate: float) -> float:
+        """The rate to follow now; an unusable value is ignored (the last rate is kept)."""
+        try:
+            new_rate = float(self.read_rate())
+        except (TypeError, ValueError):
+            return rate
+        return new_rate if math.isfinite(new_rate) and new_rate > 0 else rate
 
     def _arrive(self, user: ArrivalRateUser, intended: float) -> None:
         """Send one arrival now, or drop it if the in-flight cap is full."""
@@ -173,7 +207,7 @@ class _Scheduler:
         if len(self.in_flight) >= self.max_in_flight:
             ArrivalRateUser.dropped += 1
             self.environment.events.request.fire(
-                request_type="DROPPED", name=name, response_time=0, response_length=0,
+                request_type=DROPPED_REQUEST_TYPE, name=name, response_time=0, response_length=0,
                 exception=ArrivalDropped(f"in-flight cap {self.max_in_flight} reached"),
                 context={"intended_start": intended, "co_corrected": True},
                 start_time=time.time() - (time.perf_counter() - intended),
@@ -250,24 +284,30 @@ class ArrivalRateUser(ApiUser):
             ArrivalRateUser._scheduler = None
             scheduler.stop()
 
-    def _new_scheduler(self) -> _Scheduler:
+    def process_rate(self) -> float:
+        """This process's share of the total rate: ``arrival_rate / quantload_workers``."""
         env = self.environment
         workers = max(1, int(option(env, "quantload_workers", 1)))
-        rate = float(option(env, "arrival_rate", self.arrival_rate)) / workers
+        return float(option(env, "arrival_rate", self.arrival_rate)) / workers
+
+    def _new_scheduler(self) -> _Scheduler:
+        env = self.environment
+        rate = self.process_rate()
         if rate <= 0:
-            raise ValueError(f"arrival rate must be positive, got {rate * workers}")
+            raise ValueError(f"arrival rate must be positive, got {rate}")
         worker = getattr(env.runner, "worker_index", 0) or 0  # workers differ, reproducibly
         seed = f"quantload:{option(env, 'seed', 0)}:ArrivalRateUser:{worker}:scheduler"
         cap = int(option(env, "max_in_flight", self.max_in_flight))
         logger.info("arrival scheduler: %.3f req/s in this process (%d worker(s)), cap %d",
-                    rate, workers, cap)
-        return _Scheduler(env, rate, cap, seed)
+                    rate, max(1, int(option(env, "quantload_workers", 1))), cap)
+        return _Scheduler(env, self.process_rate, cap, seed)
 
     def send_arrival(self, call: Callable[[BacktestApi, random.Random], Any],
                      seed: int, intended: float) -> None:
         """Make one request (in its own greenlet), timed from ``intended`` (perf_counter s)."""
         api = BacktestApi(_LateStartClient(self.client, intended), api_key=self.api.api_key,
-                          gate=self.api.gate)  # shares the user's Retry-After state
+                          gate=self.api.gate,  # shares the user's Retry-After state
+                          validation=self.validation)
         try:
             call(api, random.Random(seed))
         except Exception as e:  # the request event already fired; report the bug, keep going
@@ -277,6 +317,52 @@ class ArrivalRateUser(ApiUser):
     @task
     def hold(self) -> None:
         """Nothing to do: arrivals are sent by the scheduler, not by the user's loop."""
+
+
+def rebased_start(now: float, next_due: float, old_rate: float, new_rate: float) -> float:
+    """When the first arrival at ``new_rate`` is due, after a change at ``now``.
+
+    The part of the current interval still to wait (``next_due - now``, as a
+    fraction of ``1 / old_rate``) is waited at the new rate, so a rate held
+    piecewise constant yields exactly its integral in arrivals. A scheduler
+    running late (``next_due`` past) sends the next arrival now, without a
+    catch-up burst.
+    """
+    fraction = min(1.0, max(0.0, (next_due - now) * old_rate))
+    return now + fraction / new_rate
+
+
+def set_arrival_rate(environment: Any, rate: float) -> None:
+    """Make every ``ArrivalRateUser`` scheduler follow ``rate`` (total req/s) from now on.
+
+    Sets ``parsed_options.arrival_rate`` in this process; on a master it also
+    sends ``ARRIVAL_RATE_MESSAGE`` to the workers, whose handler
+    (:func:`on_arrival_rate_message`) does the same there. A load shape calls
+    it from ``tick()`` on the master or local runner.
+    """
+    rate = float(rate)
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"arrival rate must be a positive number, got {rate}")
+    if environment.parsed_options is not None:
+        environment.parsed_options.arrival_rate = rate
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.send_message(ARRIVAL_RATE_MESSAGE, rate)
+
+
+def on_arrival_rate_message(environment: Any, msg: Any, **_kwargs: Any) -> None:
+    """Worker handler of ``ARRIVAL_RATE_MESSAGE``: follow the master's new total rate.
+
+    Register it on workers: ``runner.register_message(ARRIVAL_RATE_MESSAGE,
+    on_arrival_rate_message)``. A malformed rate is logged and ignored.
+    """
+    try:
+        rate = float(msg.data)
+    except (TypeError, ValueError):
+        rate = math.nan
+    if not (math.isfinite(rate) and rate > 0) or environment.parsed_options is None:
+        logger.warning("ignored %s message with data %r", ARRIVAL_RATE_MESSAGE, msg.data)
+        return
+    environment.parsed_options.arrival_rate = rate
 
 
 def _cumulative_weights(mix: Mapping[str, float]) -> list[float]:
