@@ -5,7 +5,8 @@ this module tells you every side effect the suite has on a Locust run:
 
 - ``init_command_line_parser``: the suite's options, checked right after parsing;
 - ``init``: with no ``--host``, the master (or local runner) starts the
-  reference target and points the run at it; workers never start one;
+  reference target and points the run at it; workers never start one; a
+  ``--shape NAME`` (a profile's ``shape = NAME``) becomes the run's load shape;
 - ``test_start`` (master): tells workers how many of them share the load, so an
   open-model arrival rate is a total, not a per-worker figure;
 - ``quitting``: stops the embedded target (Ctrl-C and SIGTERM included);
@@ -50,6 +51,7 @@ from metrics.session import RunSession, SummaryHook
 from metrics.target_watch import TargetWatch
 from reports.threshold_options import thresholds_from_options
 from reports.thresholds import ThresholdError
+from scenarios.catalogue import shape_instance
 
 logger = logging.getLogger("quantload")
 TARGET_KEY_ENV = "QUANTLOAD_TARGET_API_KEY"
@@ -141,6 +143,21 @@ def _share_worker_count(environment: Environment, **_kwargs) -> None:
         environment.parsed_options.quantload_workers = max(1, runner.worker_count)
 
 
+def _install_shape(environment: Environment) -> None:
+    """``--shape NAME`` (a profile's ``shape = NAME``): the master or local runner runs it,
+    unless a shape module was loaded with ``-f`` (then that one wins, as in Locust)."""
+    name = getattr(environment.parsed_options, "shape", None)
+    if not name or isinstance(environment.runner, WorkerRunner):
+        return
+    if environment.shape_class is not None:
+        logger.info("--shape %s ignored: %s was loaded with -f", name,
+                    type(environment.shape_class).__name__)
+        return
+    shape = shape_instance(name)
+    shape.runner = environment.runner
+    environment.shape_class = shape
+
+
 def _ctrl_c_as_sigterm() -> None:
     """Make Ctrl-C take Locust's graceful SIGTERM path.
 
@@ -189,6 +206,7 @@ def register(default_users: Iterable[str]) -> None:
     @events.init.add_listener
     def _init(environment: Environment, **_kwargs) -> None:
         _start_embedded_target(environment)
+        _install_shape(environment)
         _ctrl_c_as_sigterm()
         _collector.on_init(environment)
         if environment.web_ui is not None:

@@ -56,6 +56,11 @@ def add_options(parser) -> None:
                        include_in_web_ui=False,
                        help="flags for the embedded reference target started when no --host "
                             "is given, e.g. '--slots 4 --service-ms 50'")
+    from scenarios.catalogue import SHAPES
+
+    group.add_argument("--shape", choices=SHAPES, default=None, env_var="QUANTLOAD_SHAPE",
+                       include_in_web_ui=False,
+                       help="load shape from scenarios/ (a profile's 'shape = NAME')")
     from metrics.run_store import add_run_options  # here: run_store imports this module
     from metrics.target_sampler import add_target_metrics_option
     from reports.threshold_options import add_threshold_options

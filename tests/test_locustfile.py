@@ -21,6 +21,7 @@ from tests.locust_runs import LOCUSTFILE, REPO, assert_gone, run_locust, started
     (["--arrival-rate", "fast"], "--arrival-rate"),
     (["NoSuchUser"], "unknown user class NoSuchUser"),
     (["--max-in-flight", "0"], "--max-in-flight"),
+    (["--shape", "zigzag"], "--shape"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
     run = run_locust("-u", "1", "-t", "2s", *args, tmp_path=tmp_path, timeout=60)

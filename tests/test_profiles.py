@@ -1,8 +1,7 @@
 """Every named scenario in config/ starts, runs a few seconds (``-t 5s``) and exits cleanly.
 
-Profiles are run as users run them, ``locust --config config/NAME.conf``, with no
-``-f``: the profile's ``locustfile = locustfile.py,scenarios/X.py`` picks its shape
-(a ``-f`` on the command line would replace that list, and the shape with it).
+Profiles are run as the README says, ``locust -f locustfile.py --config config/NAME.conf``:
+the profile's ``shape = NAME`` picks its shape, so the explicit ``-f`` keeps it.
 """
 
 from __future__ import annotations
@@ -60,7 +59,8 @@ class ProfileRun:
 def run_profile(name: str, tmp_path: Path) -> ProfileRun:
     out = tmp_path / name
     out.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "locust", "--config", str(CONFIG / f"{name}.conf"),
+    cmd = [sys.executable, "-m", "locust", "-f", "locustfile.py", "--config",
+           str(CONFIG / f"{name}.conf"),
            "-t", f"{RUN_S}s", "--only-summary", "--csv", str(out / "run")]
     env = {**os.environ, "QUANTLOAD_RUN_DIR": str(out / "results")}
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
