@@ -21,22 +21,14 @@ import math
 import re
 from typing import Any
 
+from metrics.options import positive_float
+
 __all__ = ["SHAPE_OPTIONS", "add_scenario_options", "apply_scenario_users", "option_value",
            "scenario_user_names"]
 
 ENV_PREFIX = "QUANTLOAD_"
 UNIT_CHOICES = {"users": "users", "rps": "req/s"}
 """``--shape-unit`` spellings -> the plans' unit names."""
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number > 0")
-    return value
 
 
 def _non_negative(text: str) -> float:
@@ -57,7 +49,7 @@ def _ratio(text: str) -> float:
 
 
 def _growth(text: str) -> float:
-    value = _positive(text)
+    value = positive_float(text)
     if value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be > 1")
     return value
@@ -83,28 +75,28 @@ SHAPE_OPTIONS: tuple[tuple[str, Any, str], ...] = (
      "total arrival rate: open model)"),
     ("--ramp-peak", _non_negative, "RampShape: peak load (users, or req/s with --shape-unit rps)"),
     ("--ramp-up-s", _non_negative, "RampShape: seconds from 0 to the peak"),
-    ("--ramp-hold-s", _positive, "RampShape: seconds at the peak"),
+    ("--ramp-hold-s", positive_float, "RampShape: seconds at the peak"),
     ("--ramp-down-s", _non_negative, "RampShape: seconds from the peak back to 0"),
     ("--steps", _levels, "StepShape: the load of each step, e.g. '5,10,20,40'"),
-    ("--step-s", _positive, "StepShape: seconds each step is held"),
+    ("--step-s", positive_float, "StepShape: seconds each step is held"),
     ("--spike-base", _non_negative, "SpikeShape: load before and after the spike"),
     ("--spike-peak", _non_negative, "SpikeShape: load during the spike"),
-    ("--spike-base-s", _positive, "SpikeShape: seconds of baseline before the spike"),
-    ("--spike-s", _positive, "SpikeShape: seconds the spike lasts"),
-    ("--spike-recovery-s", _positive, "SpikeShape: seconds of baseline after the spike"),
+    ("--spike-base-s", positive_float, "SpikeShape: seconds of baseline before the spike"),
+    ("--spike-s", positive_float, "SpikeShape: seconds the spike lasts"),
+    ("--spike-recovery-s", positive_float, "SpikeShape: seconds of baseline after the spike"),
     ("--soak-load", _non_negative, "SoakShape: the constant load held until -t"),
     ("--soak-warmup-s", _non_negative, "SoakShape: seconds of ramp from 0 to the soak load"),
-    ("--breakpoint-start-rate", _positive, "BreakpointShape: first arrival rate, req/s"),
+    ("--breakpoint-start-rate", positive_float, "BreakpointShape: first arrival rate, req/s"),
     ("--breakpoint-growth", _growth, "BreakpointShape: rate factor between steps until a break"),
-    ("--breakpoint-resolution", _positive,
+    ("--breakpoint-resolution", positive_float,
      "BreakpointShape: stop refining when (broken - good) / good is at most this"),
     ("--breakpoint-settle-s", _non_negative,
      "BreakpointShape: seconds skipped at each step's start before measuring"),
-    ("--breakpoint-min-window-s", _positive, "BreakpointShape: shortest measuring window, s"),
-    ("--breakpoint-window-requests", _positive,
+    ("--breakpoint-min-window-s", positive_float, "BreakpointShape: shortest measuring window, s"),
+    ("--breakpoint-window-requests", positive_float,
      "BreakpointShape: requests a window should hold (window = requests / rate, within limits)"),
     ("--breakpoint-max-error-ratio", _ratio, "BreakpointShape: error ratio that breaks a step"),
-    ("--breakpoint-max-p95-ms", _positive,
+    ("--breakpoint-max-p95-ms", positive_float,
      "BreakpointShape: p95 (ms) that breaks a step (default: 10x the first step's p95, "
      "at least 250 ms)"),
     ("--breakpoint-min-throughput-ratio", _ratio,
