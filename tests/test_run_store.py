@@ -229,22 +229,29 @@ def test_local_run_leaves_a_complete_run_dir_matching_locust(tmp_path):
             assert key not in path.read_text(errors="replace"), path
 
 
-@pytest.mark.slow
-def test_distributed_run_merges_workers_exactly(tmp_path):
-    locustfile, samples, env = synthetic(tmp_path)
+def start_master_and_workers(locustfile: str, env: dict, tmp_path: Path, run_dir: Path,
+                             run_time: str) -> tuple[subprocess.Popen, list[subprocess.Popen]]:
+    """A headless master expecting 2 workers on a free loopback port, and the 2 workers."""
     port = free_port()
-    run_dir = tmp_path / "run"
     base = [sys.executable, "-m", "locust", "-f", locustfile]
     master = subprocess.Popen(
         [*base, "--headless", "--master", "--master-bind-host", "127.0.0.1",
          "--master-bind-port", str(port), "--expect-workers", "2", "--expect-workers-max-wait",
-         "30", "-u", "4", "-r", "4", "-t", "6s", "--only-summary", "--run-dir", str(run_dir),
+         "30", "-u", "4", "-r", "4", "-t", run_time, "--only-summary", "--run-dir", str(run_dir),
          "--json-file", str(tmp_path / "locust"), "--exit-code-on-error", "0"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     workers = [subprocess.Popen(
         [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(2)]
+    return master, workers
+
+
+@pytest.mark.slow
+def test_distributed_run_merges_workers_exactly(tmp_path):
+    locustfile, samples, env = synthetic(tmp_path)
+    run_dir = tmp_path / "run"
+    master, workers = start_master_and_workers(locustfile, env, tmp_path, run_dir, "6s")
     try:
         _, err = master.communicate(timeout=90)
         for worker in workers:
@@ -289,19 +296,8 @@ def test_distributed_run_merges_workers_exactly(tmp_path):
 def test_a_lost_worker_does_not_stall_the_store(tmp_path):
     """SIGKILL one of two workers: rows go on, it is reported lost, totals stay Locust's."""
     locustfile, _, env = synthetic(tmp_path)
-    port = free_port()
     run_dir = tmp_path / "run"
-    base = [sys.executable, "-m", "locust", "-f", locustfile]
-    master = subprocess.Popen(
-        [*base, "--headless", "--master", "--master-bind-host", "127.0.0.1",
-         "--master-bind-port", str(port), "--expect-workers", "2", "--expect-workers-max-wait",
-         "30", "-u", "4", "-r", "4", "-t", "12s", "--only-summary", "--run-dir", str(run_dir),
-         "--json-file", str(tmp_path / "locust"), "--exit-code-on-error", "0"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    workers = [subprocess.Popen(
-        [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(2)]
+    master, workers = start_master_and_workers(locustfile, env, tmp_path, run_dir, "12s")
     try:
         wait_for_lines(run_dir / "timeseries.jsonl", 2, master)
         workers[1].send_signal(signal.SIGKILL)
