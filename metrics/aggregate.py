@@ -41,6 +41,8 @@ class MergedSlot:
     generators: dict[str, GeneratorSample] = field(default_factory=dict)
     users: int | None = None
     target: dict[str, Any] | None = None
+    load: dict[str, Any] | None = None
+    """The shape's stage and offered load in this slot (``{"stage", "offered", "unit"}``)."""
 
 
 class Aggregator:
@@ -83,9 +85,10 @@ class Aggregator:
 
     def note(self, k: int, users: int | None = None,
              generator: tuple[str, GeneratorSample] | None = None,
-             target: dict[str, Any] | None = None) -> None:
+             target: dict[str, Any] | None = None, load: dict[str, Any] | None = None) -> None:
         """Record what the aggregating process saw for slot ``k``: the user count, one
-        process's generator sample, the target's sample. Too late for a handed-out slot."""
+        process's generator sample, the target's sample, the shape's offered load.
+        Too late for a handed-out slot."""
         if k < self.next_k:
             return
         merged = self._notes.setdefault(k, MergedSlot(k))
@@ -93,6 +96,8 @@ class Aggregator:
             merged.users = users
         if target is not None:
             merged.target = target
+        if load is not None:
+            merged.load = load
         if generator is not None:
             merged.generators[generator[0]] = generator[1]
 

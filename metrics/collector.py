@@ -69,10 +69,13 @@ class Collector:
     """One per process; its ``on_*`` methods are Locust listeners (wired in ``hooks``)."""
 
     def __init__(self, summary_hooks: list[SummaryHook] | None = None,
-                 target_started: Callable[[], bool] = lambda: False) -> None:
-        """``summary_hooks`` fill summary sections before it is written; ``target_started``
-        says whether this process started the embedded reference target (for meta.json)."""
+                 target_started: Callable[[], bool] = lambda: False,
+                 finished_hooks: list[Callable[[RunSession], None]] | None = None) -> None:
+        """``summary_hooks`` fill summary sections before it is written; ``finished_hooks``
+        run once the run directory is complete (the report); ``target_started`` says
+        whether this process started the embedded reference target (for meta.json)."""
         self.summary_hooks = summary_hooks if summary_hooks is not None else []
+        self.finished_hooks = finished_hooks if finished_hooks is not None else []
         self.target_started = target_started
         self.environment: Environment | None = None
         self.role = "local"
@@ -292,10 +295,24 @@ class Collector:
         if last_k < self._next_note_k:
             return
         own = LOCAL_SOURCE if self.role == "local" else MASTER_GENERATOR
-        sample, target = self._sample(), self.target_sample()
+        sample, target, load = self._sample(), self.target_sample(), self._load()
         for k in range(self._next_note_k, last_k + 1):
-            session.note(k, users=users, generator=(own, sample), target=target)
+            session.note(k, users=users, generator=(own, sample), target=target, load=load)
         self._next_note_k = last_k + 1
+
+    def _load(self) -> dict[str, Any] | None:
+        """The shape's stage and offered load now (users or req/s), for the report's steps;
+        None without a shape (the row's ``users`` says the load)."""
+        shape = self.environment.shape_class if self.environment is not None else None
+        if shape is None or not hasattr(shape, "progress"):
+            return None
+        try:
+            progress = shape.progress()
+        except Exception:  # a shape not started yet has no plan; never cost a row
+            return None
+        offered = progress.get("offered")
+        return {"stage": progress.get("stage"), "unit": progress.get("unit") or "users",
+                "offered": None if offered is None else round(float(offered), 3)}
 
     def _sample(self) -> GeneratorSample:
         return self.sampler.sample() if self.sampler else {}
@@ -354,6 +371,11 @@ class Collector:
                                  stop_reason=stop_reason)
         logger.info("quantload run %s written to %s (complete: %s)", session.run_id,
                     session.store.path, summary["complete"])
+        for hook in self.finished_hooks:
+            try:
+                hook(session)
+            except Exception:  # the run is written; a failing report must not hide that
+                logger.exception("quantload: after-run step %r failed", hook)
 
     def _stop_reason(self, session: RunSession, stop: float) -> str:
         run_time = getattr(self.environment.parsed_options, "run_time", None)

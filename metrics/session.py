@@ -30,6 +30,9 @@ WORKER_REPORT_INTERVAL_S = 3.0
 GRACE_REPORT_PERIODS = 2
 """A slot is written, reported or not, once this many report periods old."""
 TIME_DECIMALS = 3
+CHECKPOINT_EVERY_S = 10.0
+"""How often the cumulative histograms are saved while the run goes, so a crashed run
+still has percentiles (at most this much behind its rows) for its report."""
 
 SummaryHook = Callable[[dict[str, Any], "RunSession"], None]
 """Called with the summary dict before it is written; may fill in its sections."""
@@ -59,6 +62,7 @@ class RunSession:
         self.summary_hooks = list(summary_hooks)
         self.users_max = 0
         self.rows_written = 0
+        self._checkpoint_rows = max(1, round(CHECKPOINT_EVERY_S / interval_s))
         self.stop_epoch: float | None = None
         self.summary: dict[str, Any] | None = None
         self.write_meta()
@@ -91,10 +95,11 @@ class RunSession:
 
     def note(self, k: int, *, users: int | None = None,
              generator: tuple[str, GeneratorSample] | None = None,
-             target: dict[str, Any] | None = None) -> None:
+             target: dict[str, Any] | None = None,
+             load: dict[str, Any] | None = None) -> None:
         if users is not None:
             self.users_max = max(self.users_max, users)
-        self.aggregator.note(k, users=users, generator=generator, target=target)
+        self.aggregator.note(k, users=users, generator=generator, target=target, load=load)
 
     def worker_seen(self, worker_id: str, now: float, index: int | None = None) -> bool:
         """Note a worker; True (and a ``worker_joined`` event) the first time it is seen."""
@@ -129,7 +134,13 @@ class RunSession:
         due = self.aggregator.due(self.slot_of(now), live)
         for merged in due:
             self._write_row(merged, self.interval)
+            if self.rows_written % self._checkpoint_rows == 0:
+                self._write_histograms()
         return len(due)
+
+    def _write_histograms(self) -> None:
+        totals = self.aggregator.totals
+        self.store.write_histograms(totals, merge_cells(totals.values()) if totals else None)
 
     def _write_row(self, merged: MergedSlot, span_s: float) -> None:
         t = self.start + merged.k * self.interval
@@ -137,6 +148,7 @@ class RunSession:
                         merged.generators)
         row["span_s"] = round(span_s, TIME_DECIMALS)
         row["target"] = merged.target  # the target sampler's reading for this slot, or None
+        row["load"] = merged.load  # the shape's stage and offered load, or None (no shape)
         self.store.append_row(row)
         self.rows_written += 1
         if merged.users is not None:
@@ -192,7 +204,7 @@ class RunSession:
             except Exception:  # a broken stage must not cost the run its summary
                 logger.exception("quantload: summary hook %r failed", hook)
                 summary.setdefault("hook_errors", []).append(getattr(hook, "__name__", repr(hook)))
-        self.store.write_histograms(totals, merge_cells(totals.values()) if totals else None)
+        self._write_histograms()
         self.store.write_summary(summary)
         self.summary = summary
         self.write_meta()

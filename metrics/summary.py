@@ -34,6 +34,10 @@ RATE_DECIMALS = 3
 APDEX_DECIMALS = 4
 MIN_SECONDS = 1e-3
 """Rates over shorter spans are not meaningful; the span is floored to this."""
+PSEUDO_REQUEST_TYPES = frozenset({"JOB", "QUEUE", "WS_MSG", "WS_RATE", "DROPPED"})
+"""Request types some user classes record that are not requests to the target: job
+durations, queue readings, WebSocket messages and rates, dropped arrivals. Locust's
+aggregate (``total``) includes them; ``requests`` (rows and summary) leaves them out."""
 
 
 def percentiles_us(hist: HdrHistogram, percentiles: Iterable[float]) -> dict[float, int | None]:
@@ -131,6 +135,16 @@ def split_key(key: str) -> tuple[str, str]:
     return method, name
 
 
+def is_request(key: str) -> bool:
+    """Is the endpoint key ``"METHOD name"`` a request to the target (not a pseudo-request)?"""
+    return split_key(key)[0] not in PSEUDO_REQUEST_TYPES
+
+
+def requests_cell(cells: Mapping[str, Cell]) -> Cell:
+    """The target's requests only: every cell but the pseudo-requests, merged."""
+    return merge_cells([cell for key, cell in cells.items() if is_request(key)])
+
+
 def build_row(t: float, elapsed_s: float, seconds: float, users: int | None,
               cells: Mapping[str, Cell], generators: Mapping[str, Mapping[str, float]],
               ) -> dict[str, Any]:
@@ -138,13 +152,17 @@ def build_row(t: float, elapsed_s: float, seconds: float, users: int | None,
 
     ``seconds`` is how much of the slot the run covered (the last one may be
     short), so ``rps`` is a true rate. Endpoints without requests in the slot
-    are left out; ``total`` is always there.
+    are left out; ``total`` (Locust's aggregate: every row) and ``requests`` (the
+    target's requests only, see :data:`PSEUDO_REQUEST_TYPES`) are always there.
     """
     endpoints = {key: cell_stats(cell, seconds, ROW_PERCENTILES)
                  for key, cell in sorted(cells.items())}
-    total = merge_cells(cells.values())
+    total = cell_stats(merge_cells(cells.values()), seconds, ROW_PERCENTILES)
+    only_requests = all(is_request(key) for key in cells)
     return {"t": round(t, 3), "elapsed_s": round(elapsed_s, 3), "users": users,
-            "endpoints": endpoints, "total": cell_stats(total, seconds, ROW_PERCENTILES),
+            "endpoints": endpoints, "total": total,
+            "requests": dict(total) if only_requests else
+            cell_stats(requests_cell(cells), seconds, ROW_PERCENTILES),
             "generators": {gid: dict(sample) for gid, sample in sorted(generators.items())}}
 
 
@@ -167,6 +185,8 @@ def build_summary(*, run_id: str, duration_s: float, users_max: int,
                   incomplete_reasons: Iterable[str] = ()) -> dict[str, Any]:
     """``summary.json`` per DESIGN.md from the run's cumulative cells.
 
+    ``total`` is Locust's aggregate row (every row, pseudo-requests included, so it
+    equals Locust's own totals); ``requests`` is the target's requests only.
     ``endpoints`` are sorted by name then method (as Locust prints them);
     ``errors`` by count, largest first.
     """
@@ -178,6 +198,7 @@ def build_summary(*, run_id: str, duration_s: float, users_max: int,
                           **cell_stats(cell, duration_s, SUMMARY_PERCENTILES),
                           "apdex": apdex(cell, apdex_t_ms)})
     total = merge_cells(totals.values())
+    requests = requests_cell(totals)
     error_rows = []
     for (key, message), count in sorted(errors.items(), key=lambda item: (-item[1], item[0])):
         method, name = split_key(key)
@@ -192,6 +213,8 @@ def build_summary(*, run_id: str, duration_s: float, users_max: int,
         "endpoints": endpoints,
         "total": {**cell_stats(total, duration_s, SUMMARY_PERCENTILES),
                   "apdex": apdex(total, apdex_t_ms)},
+        "requests": {**cell_stats(requests, duration_s, SUMMARY_PERCENTILES),
+                     "apdex": apdex(requests, apdex_t_ms)},
         "errors": error_rows,
         **default_sections(),
     }

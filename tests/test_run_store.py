@@ -36,7 +36,8 @@ from metrics.run_store import (
 from tests.locust_runs import REPO, run_locust
 
 RUN_FILES = {"meta.json", "timeseries.jsonl", "events.jsonl", "summary.json", "histograms"}
-ROW_KEYS = {"t", "elapsed_s", "users", "endpoints", "total", "generators", "span_s", "target"}
+ROW_KEYS = {"t", "elapsed_s", "users", "endpoints", "total", "requests", "generators", "span_s",
+            "target", "load"}
 ROW_STATS = {"count", "failures", "rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
              "avg_ms"}
 SUMMARY_PERCENTILES = {"p50_ms": 50, "p90_ms": 90, "p95_ms": 95, "p99_ms": 99, "p999_ms": 99.9}

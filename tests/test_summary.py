@@ -97,7 +97,9 @@ def test_apdex_on_known_data():
 def test_row_rates_use_the_covered_span():
     row = build_row(100.0, 5.0, 0.25, 3, {"GET /x": cell_of([1.0] * 10)},
                     {"w1": {"cpu_percent": 50.0, "rss_bytes": 7}})
-    assert set(row) == {"t", "elapsed_s", "users", "endpoints", "total", "generators"}
+    assert set(row) == {"t", "elapsed_s", "users", "endpoints", "total", "requests",
+                        "generators"}
+    assert row["requests"] == row["total"]  # no pseudo-request: the same numbers
     assert set(row["endpoints"]["GET /x"]) == {"count", "failures", "rps", *ROW_PERCENTILES,
                                                "max_ms", "avg_ms"}
     assert row["total"]["rps"] == 40.0 and row["generators"]["w1"]["cpu_percent"] == 50.0
@@ -132,3 +134,12 @@ def test_incomplete_summary_says_why():
                             apdex_t_ms=500, complete=False, incomplete_reasons=["interrupted"])
     assert summary["complete"] is False and summary["incomplete_reasons"] == ["interrupted"]
     assert summary["endpoints"] == [] and summary["total"]["count"] == 0
+
+
+def test_requests_total_leaves_out_pseudo_requests():
+    cells = {"GET /x": cell_of([10.0] * 4), "QUEUE depth": cell_of([0.0] * 6),
+             "JOB end_to_end": cell_of([5000.0] * 2)}
+    row = build_row(0.0, 0.0, 1.0, 1, cells, {})
+    assert row["total"]["count"] == 12
+    assert row["requests"]["count"] == 4
+    assert row["requests"]["max_ms"] == pytest.approx(10.0, rel=1e-3)
