@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 from locust import LoadTestShape
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner
 
-from reports.analysis import BreakLimits, StatsSnapshot
+from reports.analysis.breaking import BreakLimits, StatsSnapshot
 from scenarios.base import CONNECTION_SPAWN_RATE, arrival_user_classes, connection_users
 from scenarios.breakpoint_search import BreakpointSearch, SearchSettings
 from scenarios.options import option_value

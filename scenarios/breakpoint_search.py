@@ -38,7 +38,7 @@ import math
 from collections import deque
 from dataclasses import asdict, dataclass, replace
 
-from reports.analysis import (
+from reports.analysis.breaking import (
     RULE_P95,
     BreakingPoint,
     BreakLimits,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reports.analysis import (
+from reports.analysis.breaking import (
     RULE_DROPPED,
     RULE_ERRORS,
     RULE_P95,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.analysis import BreakLimits, StatsSnapshot
+from reports.analysis.breaking import BreakLimits, StatsSnapshot
 from scenarios.breakpoint_search import BreakpointSearch, SearchSettings
 from tests.locust_runs import LOCUSTFILE, REPO, run_locust
 

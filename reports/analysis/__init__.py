@@ -1,0 +1,82 @@
+"""Pure analysis of load-test measurements: numbers in, dataclasses out, no I/O.
+
+One module per question, each tested on synthetic data whose answer is known:
+
+- :mod:`~reports.analysis.breaking` - is a step of steady load broken, and where is the
+  breaking point (the rules the live breakpoint search and the report share);
+- :mod:`~reports.analysis.tables` - percentile, Apdex, error-type, throughput, cache and
+  data-size tables from histograms and endpoint rows;
+- :mod:`~reports.analysis.steps` - the steps of a stepped run: segmenting, settled
+  statistics, scalability, the breaking point by step and Little's law checks;
+- :mod:`~reports.analysis.usl` - the Universal Scalability Law fitted to the steps:
+  contention, coherency and the peak concurrency;
+- :mod:`~reports.analysis.leak` - does the target's memory grow with the requests it
+  serves: robust slopes and a verdict by stated rules.
+
+Nothing here imports Locust or gevent, or reads or writes files: the report, the
+live search and the tests call the same functions. Results are frozen dataclasses of
+plain values; those new in this package give JSON-ready data with ``as_dict()``.
+"""
+
+from reports.analysis.breaking import (
+    RULE_DROPPED,
+    RULE_ERRORS,
+    RULE_P95,
+    RULE_STALL,
+    RULE_THROUGHPUT,
+    BreakingPoint,
+    BreakLimits,
+    StatsSnapshot,
+    StepMeasure,
+    Verdict,
+    find_breaking_point,
+    measure_window,
+    percentile_from_counts,
+    step_verdict,
+)
+from reports.analysis.leak import LeakAnalysis, LeakRules, analyse_leak
+from reports.analysis.steps import (
+    RULE_GROWTH,
+    LittleCheck,
+    StepBreak,
+    StepScaling,
+    StepSpan,
+    StepStats,
+    aggregate_steps,
+    breaking_point_from_steps,
+    littles_law,
+    littles_law_steps,
+    scalability,
+    segment_steps,
+)
+from reports.analysis.tables import (
+    CacheEffect,
+    DataSizeScaling,
+    ErrorShare,
+    apdex_score,
+    cache_effect,
+    data_size_scaling,
+    error_ratios,
+    error_type,
+    percentile_table,
+    throughput,
+)
+from reports.analysis.usl import UslFit, fit_usl, usl_curve
+
+__all__ = [
+    # breaking
+    "RULE_DROPPED", "RULE_ERRORS", "RULE_P95", "RULE_STALL", "RULE_THROUGHPUT",
+    "BreakLimits", "BreakingPoint", "StatsSnapshot", "StepMeasure", "Verdict",
+    "find_breaking_point", "measure_window", "percentile_from_counts", "step_verdict",
+    # tables
+    "CacheEffect", "DataSizeScaling", "ErrorShare", "apdex_score", "cache_effect",
+    "data_size_scaling", "error_ratios", "error_type", "percentile_table", "throughput",
+    # steps
+    "RULE_GROWTH", "LittleCheck", "StepBreak", "StepScaling", "StepSpan", "StepStats",
+    "aggregate_steps", "breaking_point_from_steps", "littles_law", "littles_law_steps",
+    "scalability", "segment_steps",
+    # usl
+    "UslFit", "fit_usl", "usl_curve",
+    # leak
+    "LeakAnalysis", "LeakRules", "analyse_leak",
+]
