@@ -23,7 +23,9 @@ this module tells you every side effect the suite has on a Locust run:
   ``quantload_final`` message with a worker's last slots); ``test_start`` opens a
   run directory (``environment.quantload_run``, see :func:`current_run`),
   ``test_stopping`` ends the load, ``test_stop`` / ``quitting`` write its summary,
-  ``worker_connect`` notes workers.
+  ``worker_connect`` notes workers;
+- the end of a run (``metrics.run_report``): the analysis fills ``summary.json``'s
+  ``breaking_point`` and ``leak``, and ``report.html`` is written (also on Ctrl-C/SIGTERM).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from metrics.embedded_target import EmbeddedTarget, TargetStartError
 from metrics.gate import ThresholdGate
 from metrics.options import ARRIVAL_RATE_MESSAGE, add_options, check_after_parse
 from metrics.progress import ProgressPrinter
+from metrics.run_report import RunReporter
 from metrics.session import RunSession, SummaryHook
 from metrics.target_watch import TargetWatch
 from reports.threshold_options import thresholds_from_options
@@ -61,12 +64,14 @@ _state: dict[str, EmbeddedTarget | None] = {"target": None}
 
 SUMMARY_HOOKS: list[SummaryHook] = []
 """Called as ``hook(summary, session)`` before ``summary.json`` is written, in order; a hook
-fills its own section (``thresholds``, ``passed``, ``breaking_point``, ``leak``)."""
-_collector = Collector(SUMMARY_HOOKS, target_started=lambda: _state["target"] is not None)
+fills its own section (``breaking_point`` and ``leak``, then ``thresholds`` and ``passed``)."""
+_reporter = RunReporter()
+_collector = Collector(SUMMARY_HOOKS, target_started=lambda: _state["target"] is not None,
+                       finished_hooks=[_reporter.after_finish])
 _gate = ThresholdGate()
 _watch = TargetWatch()
 _progress = ProgressPrinter()
-SUMMARY_HOOKS.append(_gate.summary_hook)
+SUMMARY_HOOKS.extend([_reporter.summary_hook, _gate.summary_hook])
 _collector.target_sample = _watch.sample  # the target's reading goes into every row
 
 
@@ -183,6 +188,7 @@ def _watch_run(environment: Environment, **_kwargs) -> None:
                  target.url if target else None, session.event)
     _gate.on_test_start(environment, session.event)
     _progress.start(environment)
+    _reporter.environment = environment
 
 
 def register(default_users: Iterable[str]) -> None:

@@ -1,0 +1,50 @@
+"""The end of a run: analysis into ``summary.json``, then ``report.html``.
+
+Two steps, wired by ``metrics.hooks``:
+
+- :meth:`RunReporter.summary_hook` (a summary hook, before ``summary.json`` is
+  written): reads the run's rows back, analyses them
+  (:func:`reports.run_analysis.analyse_run`) and fills ``breaking_point`` (with the
+  live breakpoint search's result when that shape ran) and ``leak``;
+- :meth:`RunReporter.after_finish` (once the run directory is complete, Ctrl-C and
+  SIGTERM included): renders ``report.html`` from the same analysis and prints its path.
+
+The analysis is kept between the two, so a long run's rows are read once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metrics.session import RunSession
+from reports.render import render_report
+from reports.run_analysis import RunAnalysis, analyse_run, breaking_point_section, leak_section
+from reports.run_data import RunData, load_run, read_events, read_histograms
+
+
+class RunReporter:
+    """One per process; only the master or local runner's runs reach it."""
+
+    def __init__(self) -> None:
+        self.environment: Any = None
+        self._analysed: tuple[RunSession, RunData, RunAnalysis] | None = None
+
+    def summary_hook(self, summary: dict[str, Any], session: RunSession) -> None:
+        run = load_run(session.path, summary=summary, histograms=False)
+        search = getattr(self.environment, "quantload_breakpoint", None)
+        analysis = analyse_run(run, search=search if isinstance(search, dict) else None)
+        summary["breaking_point"] = breaking_point_section(analysis)
+        summary["leak"] = leak_section(analysis)
+        self._analysed = (session, run, analysis)
+
+    def after_finish(self, session: RunSession) -> None:
+        analysed, self._analysed = self._analysed, None
+        if analysed is not None and analysed[0] is session:
+            _, run, analysis = analysed
+            # the final histograms and the test_stop event are written by now
+            run.histograms = read_histograms(session.path, run.problems)
+            run.events = read_events(session.path, run.problems)
+            path = render_report(session.path, run=run, analysis=analysis)
+        else:  # the analysis hook failed: render from the directory alone
+            path = render_report(session.path)
+        print(f"quantload report: {path}", flush=True)

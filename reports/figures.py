@@ -1,0 +1,165 @@
+"""The report's figures, one function per chart, from a run's series and its analysis.
+
+Each returns a chart for the template (see :func:`reports.charts.figure`) or
+None when the run has nothing to draw for it (no target samples, no WebSocket
+user...), so the page only shows charts that say something.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reports.charts import (
+    COLORS,
+    GENERATOR_CPU_LIMIT,
+    PERCENTILE_TICKS,
+    downsample,
+    figure,
+    has_data,
+    label,
+    layout,
+    line,
+    percentile_spectrum,
+    time_axis,
+    values,
+)
+from reports.run_data import HistogramData, RunSeries
+
+MB = 1024 * 1024
+
+
+def _over_time(series: RunSeries, columns: dict[str, np.ndarray], how: dict[str, str]):
+    x, cols = downsample(series.elapsed_s, columns, how)
+    x, title = time_axis(x)
+    return x, cols, title
+
+
+def throughput(series: RunSeries) -> dict | None:
+    if not len(series):
+        return None
+    x, c, xt = _over_time(series, {"rps": series.rps, "fails": series.failures_per_s},
+                          {"rps": "mean", "fails": "mean"})
+    return figure("chart-throughput", "Requests and failures per second", [
+        line(x, c["rps"], "requests/s", color=COLORS[0]),
+        line(x, c["fails"], "failures/s", color=COLORS[1]),
+    ], layout(xt, "per second"), "The target's requests only (job timings, queue readings "
+       "and WebSocket messages are not requests).")
+
+
+def latency(series: RunSeries) -> dict | None:
+    if not has_data(series.p50_ms, series.p95_ms):
+        return None
+    cols = {"p50": series.p50_ms, "p95": series.p95_ms, "p99": series.p99_ms}
+    x, c, xt = _over_time(series, cols, dict.fromkeys(cols, "max"))
+    note = "Per interval; when many intervals share a point (long runs), the highest is drawn."
+    return figure("chart-latency", "Response time percentiles over time", [
+        line(x, c["p50"], "p50", color=COLORS[2]), line(x, c["p95"], "p95", color=COLORS[3]),
+        line(x, c["p99"], "p99", color=COLORS[1])], layout(xt, "ms"), note)
+
+
+def load(series: RunSeries) -> dict | None:
+    if not has_data(series.users, series.offered):
+        return None
+    cols = {"users": series.users, "offered": series.offered, "rps": series.rps}
+    x, c, xt = _over_time(series, cols, dict.fromkeys(cols, "mean"))
+    data = [line(x, c["users"], "users", color=COLORS[4])]
+    unit = series.load_unit
+    if has_data(series.offered) and unit != "users":
+        data.append(line(x, c["offered"], f"offered ({unit})", color=COLORS[0], axis="y2",
+                         dash="dot"))
+        data.append(line(x, c["rps"], "achieved (req/s)", color=COLORS[2], axis="y2"))
+        return figure("chart-load", "Load: users and offered rate", data,
+                      layout(xt, "users", y2_title="req/s"))
+    return figure("chart-load", "Load: users", data, layout(xt, "users"))
+
+
+def target_resources(series: RunSeries) -> dict | None:
+    if not has_data(series.target_cpu, series.target_rss):
+        return None
+    cols = {"cpu": series.target_cpu, "rss": series.target_rss / MB}
+    x, c, xt = _over_time(series, cols, {"cpu": "mean", "rss": "max"})
+    return figure("chart-target", "Target: CPU and memory (RSS)", [
+        line(x, c["cpu"], "CPU %", color=COLORS[0]),
+        line(x, c["rss"], "RSS (MB)", color=COLORS[4], axis="y2")],
+        layout(xt, "CPU %", y2_title="MB"))
+
+
+def generator_cpu(series: RunSeries) -> dict | None:
+    if not series.generator_cpu:
+        return None
+    x, c, xt = _over_time(series, series.generator_cpu, {})
+    data = [line(x, ys, f"generator {name}", color=COLORS[i % len(COLORS)])
+            for i, (name, ys) in enumerate(c.items())]
+    data.append(line(x, np.full(len(x), GENERATOR_CPU_LIMIT), "overload line (90 %)",
+                     color="#999", dash="dash"))
+    return figure("chart-generator", "Load generator CPU", data, layout(xt, "CPU %"),
+                  "Above 90 % the generator itself may be the bottleneck: its numbers then "
+                  "understate what the target can do.")
+
+
+def queue_depth(series: RunSeries) -> dict | None:
+    if not has_data(series.queue_depth):
+        return None
+    x, c, xt = _over_time(series, {"depth": series.queue_depth}, {"depth": "max"})
+    return figure("chart-queue", "Job queue depth", [
+        line(x, c["depth"], "queued jobs", color=COLORS[3], fill="tozeroy")],
+        layout(xt, "jobs"))
+
+
+def websocket_latency(series: RunSeries) -> dict | None:
+    if not has_data(series.ws_p50_ms, series.ws_p95_ms):
+        return None
+    cols = {"p50": series.ws_p50_ms, "p95": series.ws_p95_ms}
+    x, c, xt = _over_time(series, cols, dict.fromkeys(cols, "max"))
+    return figure("chart-websocket", "WebSocket progress delivery latency", [
+        line(x, c["p50"], "p50", color=COLORS[2]), line(x, c["p95"], "p95", color=COLORS[3])],
+        layout(xt, "ms"), "From the job's sent_at stamp to the message's arrival.")
+
+
+def distribution(histograms: dict[str, HistogramData], keys: list[str]) -> dict | None:
+    data = []
+    for i, key in enumerate(keys):
+        hist = histograms.get(key)
+        if hist is None or not len(hist.values_ms):
+            continue
+        x, y = percentile_spectrum(hist.values_ms, hist.counts)
+        data.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": label(key),
+                     "line": {"width": 1.6, "color": COLORS[i % len(COLORS)]}})
+    if not data:
+        return None
+    spec = layout("percentile", "ms", log_x=True, hovermode="closest")
+    spec["xaxis"].update(PERCENTILE_TICKS)
+    return figure("chart-distribution", "Latency distribution by percentile", data, spec,
+                  "Each endpoint's full HDR histogram: read a percentile on the x axis, its "
+                  "response time on the y axis. The tail (right) is where users wait.")
+
+
+def scatter(x, y, name: str, color: str, text: list[str] | None = None) -> dict:
+    trace = line(x, y, name, color=color, mode="markers+lines")
+    if text:
+        trace["text"] = [label(t) for t in text]
+    return trace
+
+
+def leak(requests: np.ndarray, rss: np.ndarray, fitted: tuple[float, float] | None,
+         window_start: float | None) -> dict | None:
+    """RSS against cumulative requests, with the fitted line ``(intercept_bytes,
+    bytes_per_request)`` over the analysed window (from ``window_start`` requests on)."""
+    if not has_data(rss):
+        return None
+    x, c = downsample(requests, {"rss": rss / MB}, {"rss": "mean"})
+    data = [line(x, c["rss"], "target RSS (MB)", color=COLORS[4], mode="markers")]
+    data[0]["marker"]["size"] = 4
+    if fitted is not None and len(x):
+        lo = window_start if window_start is not None else float(np.nanmin(x))
+        xs = np.array([lo, float(np.nanmax(x))])
+        data.append(line(xs, (fitted[0] + fitted[1] * xs) / MB, "fitted slope",
+                         color=COLORS[1], dash="dash"))
+    spec = layout("requests served (cumulative)", "RSS (MB)", hovermode="closest")
+    spec["yaxis"]["rangemode"] = "normal"  # growth is the point: do not squash it against 0
+    return figure("chart-leak", "Target memory against requests served", data, spec)
+
+
+__all__ = ["COLORS", "distribution", "figure", "generator_cpu", "latency", "layout", "leak",
+           "line", "load", "queue_depth", "scatter", "target_resources", "throughput", "values",
+           "websocket_latency"]

@@ -1,0 +1,256 @@
+"""``report.html``: one self-contained page from a run directory (and its analysis).
+
+The page is Jinja2 with autoescape on, the stylesheet and plotly.js inlined
+once, and every chart's figure in one JSON blob made safe to sit inside a
+``<script>`` (``<``, ``>`` and ``&`` escaped as JSON unicode escapes), so a
+payload in an endpoint name or error message can never run. It opens offline.
+
+What each number means is decided in :mod:`reports.run_analysis` and
+:mod:`reports.analysis`; this module only formats and lays out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import plotly.offline
+
+from metrics.summary import is_request
+from reports import figures
+from reports.charts import MAX_POINTS
+from reports.figures import scatter
+from reports.report_sections import capacity_section, leak_view, verdict_cards
+from reports.run_analysis import RunAnalysis, analyse_run
+from reports.run_data import RunData, load_run
+
+REPORT_FILE = "report.html"
+TEMPLATES = Path(__file__).with_name("templates")
+LATENCY_KEYS = ("p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms",
+                "avg_ms")
+OTHER_KEYS = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "avg_ms")
+ERROR_PCT_BAD = 1.0
+MAX_EVENTS = 200
+EVENT_FIELDS_SHOWN = ("worker", "generator", "cpu_percent", "reason", "threshold", "observed",
+                      "state", "error", "complete", "rows")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+@cache
+def plotly_js() -> str:
+    return plotly.offline.get_plotlyjs()
+
+
+def script_json(obj: Any) -> str:
+    """JSON that is safe inside ``<script>``: no ``</script>``, no ``<!--``, no entity."""
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def num(value: Any, decimals: int = 1) -> str:
+    """A number for a table cell: ``-`` when missing, thousands separated."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return f"{value:,.{decimals}f}"
+
+
+def _ms(value: Any) -> str:
+    if value is None:
+        return "-"
+    return num(value, 1 if value >= 10 else 2 if value >= 1 else 3)
+
+
+def _table_row(row: dict[str, Any], label: str, aggregate: bool = False) -> dict[str, Any]:
+    count, failures = int(row.get("count") or 0), int(row.get("failures") or 0)
+    error_pct = 100.0 * failures / count if count else 0.0
+    return {"label": label, "aggregate": aggregate, "count": num(count),
+            "failures": num(failures), "error_pct": num(error_pct, 2),
+            "error_bad": error_pct > ERROR_PCT_BAD, "rps": num(row.get("rps"), 2),
+            "latencies": [_ms(row.get(k)) for k in LATENCY_KEYS],
+            "apdex": num(row.get("apdex"), 3)}
+
+
+def _tables(analysis: RunAnalysis) -> tuple[list[dict], list[dict]]:
+    requests, others = [], []
+    for row in analysis.endpoints:
+        key = f"{row['method']} {row['name']}"
+        if is_request(key):
+            requests.append(_table_row(row, key))
+        else:
+            others.append({"label": key, "count": num(int(row.get("count") or 0)),
+                           "failures": num(int(row.get("failures") or 0)),
+                           "latencies": [_ms(row.get(k)) for k in OTHER_KEYS]})
+    requests.append(_table_row(analysis.aggregate, "All requests to the target", True))
+    return requests, others
+
+
+def _errors(analysis: RunAnalysis) -> list[dict[str, str]]:
+    return [{"kind": e.error_type, "count": num(e.count),
+             "pct": num(100 * e.ratio, 2) if e.ratio is not None else "-",
+             "endpoints": ", ".join(e.endpoints), "example": e.example}
+            for e in analysis.errors]
+
+
+def _events(run: RunData) -> list[dict[str, str]]:
+    shown = [e for e in run.events if e.get("kind") not in ("test_start",)][:MAX_EVENTS]
+    return [{"at": num(e.get("elapsed_s"), 1), "kind": str(e.get("kind")),
+             "detail": ", ".join(f"{k} {e[k]}" for k in EVENT_FIELDS_SHOWN if k in e)}
+            for e in shown]
+
+
+def _metadata(run: RunData) -> list[tuple[str, str]]:
+    meta = run.meta
+    workers = meta.get("workers") or []
+    items = [("run id", run.run_id), ("profile", meta.get("profile") or meta.get("config_file")),
+             ("locustfile", meta.get("locustfile")),
+             ("user classes", ", ".join(meta.get("user_classes") or [])),
+             ("users / spawn rate", f"{meta.get('users')} / {meta.get('spawn_rate')}"),
+             ("shape", meta.get("shape_class") or meta.get("shape")),
+             ("host", meta.get("host")),
+             ("embedded target", f"{meta.get('embedded_target')} "
+                                 f"{meta.get('target_flags') or ''}".strip()),
+             ("mode", f"{meta.get('mode')}" + (f", {len(workers)} workers" if workers else "")),
+             ("started", meta.get("started_at")), ("stopped", meta.get("stopped_at")),
+             ("interval", f"{meta.get('interval_s')} s"),
+             ("locust / python", f"{meta.get('locust_version')} / {meta.get('python_version')}")]
+    return [(k, str(v)) for k, v in items if v not in (None, "", "None")]
+
+
+def _facts(run: RunData) -> dict[str, str]:
+    meta, summary = run.meta, run.summary or {}
+    duration = summary.get("duration_s")
+    if duration is None and len(run.series):
+        duration = float(np.nansum(run.series.span_s))
+    what = meta.get("profile") or ", ".join(meta.get("user_classes") or []) or "run"
+    return {"what": str(what), "started": str(meta.get("started_at") or "start unknown"),
+            "duration": f"{num(duration, 0)} s", "host": str(meta.get("host") or "unknown")}
+
+
+def _generator(analysis: RunAnalysis) -> dict[str, Any]:
+    overloads = analysis.generator_overloads
+    if not overloads:
+        return {"overloaded": False, "detail": ""}
+    gens = sorted({str(e.get("generator")) for e in overloads})
+    return {"overloaded": True,
+            "detail": f"{', '.join(gens)} ran above 90 % CPU ({len(overloads)} time(s), "
+                      f"first at {num(overloads[0].get('elapsed_s'), 0)} s). The target may "
+                      "have more capacity than measured: add workers (--processes) or "
+                      "machines."}
+
+
+def _capacity_charts(analysis: RunAnalysis) -> list[dict]:
+    steps = analysis.steps
+    if not steps:
+        return []
+    load = [s.level for s in steps]
+    x = [s.throughput_rps for s in steps]
+    unit = analysis.unit
+    data = [scatter(load, x, "measured throughput", figures.COLORS[0])]
+    usl = analysis.usl
+    if usl is not None and usl.sigma is not None and not analysis.open_model:
+        from reports.analysis import usl_curve
+        grid = np.linspace(min(load), max(load) * 1.5, 120)
+        data.append(figures.line(grid, usl_curve(usl, grid), "USL fit", color=figures.COLORS[1],
+                                 dash="dash"))
+    charts = [figures.figure("chart-capacity", f"Throughput against load ({unit})", data,
+                             figures.layout(f"load ({unit})", "req/s", hovermode="closest"))]
+    p95 = [s.p95_ms for s in steps]
+    mean = [s.mean_ms for s in steps]
+    charts.append(figures.figure("chart-hockey", "Latency against throughput", [
+        scatter(x, p95, "p95", figures.COLORS[3], [f"{v:g} {unit}" for v in load]),
+        scatter(x, mean, "mean", figures.COLORS[2], [f"{v:g} {unit}" for v in load])],
+        figures.layout("throughput (req/s)", "ms", hovermode="closest"),
+        "The \"hockey stick\": latency stays flat while the service keeps up, then climbs "
+        "steeply once it queues."))
+    if usl is not None and usl.sigma is not None and analysis.open_model:
+        n = [s.answered_rps * (s.mean_ms or 0) / 1000 for s in steps]
+        from reports.analysis import usl_curve
+        grid = np.linspace(max(min(n), 1e-3), max(n) * 1.5, 120)
+        charts.append(figures.figure("chart-usl", "USL: throughput against concurrency", [
+            scatter(n, x, "measured", figures.COLORS[0]),
+            figures.line(grid, usl_curve(usl, grid), "USL fit", color=figures.COLORS[1],
+                         dash="dash")],
+            figures.layout("requests in flight (throughput x mean latency)", "req/s",
+                           hovermode="closest")))
+    return charts
+
+
+def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
+    series = run.series
+    time_charts = [c for c in (figures.throughput(series), figures.latency(series),
+                               figures.load(series), figures.target_resources(series),
+                               figures.generator_cpu(series), figures.queue_depth(series),
+                               figures.websocket_latency(series)) if c is not None]
+    request_keys = [f"{e['method']} {e['name']}" for e in analysis.endpoints
+                    if is_request(f"{e['method']} {e['name']}")]
+    distribution = figures.distribution(run.histograms, request_keys)
+    capacity = capacity_section(analysis)
+    capacity["charts"] = _capacity_charts(analysis)
+    leak = leak_view(analysis)
+    requests_done = np.cumsum(np.nan_to_num(series.requests))
+    lk = analysis.leak
+    leak["chart"] = figures.leak(
+        requests_done, series.target_rss,
+        None if lk.intercept_bytes is None or lk.slope_kb_per_request is None
+        else (lk.intercept_bytes, lk.slope_kb_per_request * 1024.0),
+        float(np.interp(lk.window_start_s, series.elapsed_s, requests_done))
+        if lk.window_start_s is not None and len(series) else None)
+    charts = [*time_charts, *([distribution] if distribution else []), *capacity["charts"],
+              *([leak["chart"]] if leak["chart"] else [])]
+    table, others = _tables(analysis)
+    summary = run.summary or {}
+    return {
+        "run": run, "facts": _facts(run), "cards": verdict_cards(run, analysis),
+        "incomplete_reasons": summary.get("incomplete_reasons") or [],
+        "generator": _generator(analysis), "approximate": analysis.approximate,
+        "apdex_t": num(summary.get("apdex_t_ms") or run.meta.get("apdex_t_ms"), 0),
+        "table": table, "other_rows": others,
+        "thresholds": [{"name": t.get("name"), "observed": num(t.get("observed"), 3),
+                        "passed": t.get("passed")} for t in summary.get("thresholds") or []],
+        "time_charts": time_charts, "distribution": distribution,
+        "downsampled": (f"{len(series):,} intervals: each line is drawn with at most "
+                        f"{MAX_POINTS:,} points (tables use every interval)."
+                        if len(series) > MAX_POINTS else ""),
+        "capacity": capacity, "leak": leak, "extras": capacity.pop("extras", []),
+        "errors": _errors(analysis), "events": _events(run), "metadata": _metadata(run),
+        "version": _version(), "run_dir": str(run.path),
+        "plotly_js": plotly_js(), "charts_json": script_json(charts),
+    }
+
+
+def _version() -> str:
+    try:
+        return version("quantload")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def render_report(run_dir: Path | str, out: Path | str | None = None, *,
+                  run: RunData | None = None, analysis: RunAnalysis | None = None) -> Path:
+    """Write ``report.html`` for a run directory (``out`` overrides where); returns its path.
+
+    ``run`` and ``analysis`` may be passed when the caller has them already (at test
+    stop), so a long run is not read twice.
+    """
+    run = run if run is not None else load_run(run_dir)
+    analysis = analysis if analysis is not None else analyse_run(run)
+    page = _environment().get_template("report.html.j2").render(**build_context(run, analysis))
+    path = Path(out) if out is not None else run.path / REPORT_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path

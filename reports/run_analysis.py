@@ -1,0 +1,209 @@
+"""A whole run analysed: :class:`~reports.run_data.RunData` in, :class:`RunAnalysis` out.
+
+The glue between the run directory and the pure functions of
+:mod:`reports.analysis`: it picks which numbers feed which analysis (the target's
+requests, not job timings; the breakpoint search's own steps when there was one)
+and builds ``summary.json``'s ``breaking_point`` and ``leak`` sections. The
+summary hook at test stop and ``python -m reports render`` both call
+:func:`analyse_run`, so a re-rendered report says what the original said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from metrics.summary import is_request, split_key
+from reports.analysis import (
+    BreakLimits,
+    CacheEffect,
+    DataSizeScaling,
+    ErrorShare,
+    LeakAnalysis,
+    LittleCheck,
+    StepBreak,
+    StepScaling,
+    StepStats,
+    UslFit,
+    aggregate_steps,
+    analyse_leak,
+    apdex_score,
+    breaking_point_from_steps,
+    cache_effect,
+    data_size_scaling,
+    error_ratios,
+    fit_usl,
+    littles_law_steps,
+    percentile_table,
+    scalability,
+    segment_steps,
+)
+from reports.run_data import RunData
+
+MIN_STEPS = 2
+"""Fewer steady steps than this: the run was not stepped; no breaking-point analysis."""
+
+
+@dataclass
+class RunAnalysis:
+    endpoints: list[dict[str, Any]]
+    """Every endpoint row (summary.json's shape), the target's requests and the others."""
+    aggregate: dict[str, Any]
+    """The target's requests together (pseudo-requests left out)."""
+    approximate: bool
+    """Percentiles rebuilt from checkpointed histograms or rows, not the final ones."""
+    errors: list[ErrorShare]
+    steps: list[StepStats]
+    scaling: list[StepScaling]
+    little: list[LittleCheck]
+    step_break: StepBreak | None
+    usl: UslFit | None
+    leak: LeakAnalysis
+    cache: list[CacheEffect]
+    data_size: DataSizeScaling | None
+    search: dict[str, Any] | None
+    """The live breakpoint search's result (``BreakpointSearch.summary()``), if it ran."""
+    open_model: bool
+    unit: str
+    generator_overloads: list[dict[str, Any]] = field(default_factory=list)
+    generator_max_cpu: float | None = None
+
+
+def _endpoints_from_histograms(run: RunData) -> list[dict[str, Any]]:
+    """Rows for a run that never wrote its summary: counts from the timeseries (every row
+    written), percentiles from the last histogram checkpoint."""
+    series, duration = run.series, float(np.nansum(run.series.span_s)) or 1.0
+    rows = []
+    keys = set(series.endpoint_counts) | set(run.histograms)
+    for key in sorted(keys, key=lambda k: split_key(k)[::-1]):
+        method, name = split_key(key)
+        hist = run.histograms.get(key)
+        count = int(series.endpoint_counts[key].sum()) if key in series.endpoint_counts \
+            else (hist.count if hist else 0)
+        failures = int(series.endpoint_failures[key].sum()) \
+            if key in series.endpoint_failures else (hist.failures if hist else 0)
+        stats = percentile_table(hist.values_ms, hist.counts) if hist else {}
+        rows.append({"method": method, "name": name, "count": count, "failures": failures,
+                     "rps": count / duration, **stats,
+                     "apdex": apdex_score(hist.values_ms, hist.counts,
+                                          float(run.meta.get("apdex_t_ms") or 500.0))
+                     if hist else None})
+    return rows
+
+
+def _aggregate_from(run: RunData, endpoints: list[dict[str, Any]]) -> dict[str, Any]:
+    summary = run.summary or {}
+    if summary.get("requests"):
+        return dict(summary["requests"])
+    requests = [e for e in endpoints if is_request(f"{e['method']} {e['name']}")]
+    hists = [run.histograms[f"{e['method']} {e['name']}"] for e in requests
+             if f"{e['method']} {e['name']}" in run.histograms]
+    count = sum(int(e.get("count") or 0) for e in requests)
+    failures = sum(int(e.get("failures") or 0) for e in requests)
+    duration = float(summary.get("duration_s") or np.nansum(run.series.span_s) or 1.0)
+    stats: dict[str, Any] = {}
+    if hists:
+        stats = percentile_table(np.concatenate([h.values_ms for h in hists]),
+                                 np.concatenate([h.counts for h in hists]))
+    return {"count": count, "failures": failures, "rps": count / duration, **stats}
+
+
+def _search(run: RunData, live: dict[str, Any] | None) -> dict[str, Any] | None:
+    if live is not None:
+        return live
+    section = (run.summary or {}).get("breaking_point") or {}
+    return section.get("search")
+
+
+def _steps(run: RunData) -> list[StepStats]:
+    s = run.series
+    spans = segment_steps(s.elapsed_s, s.load)
+    if len(spans) < MIN_STEPS:
+        return []
+    return aggregate_steps(spans, s.elapsed_s, s.span_s, s.requests, s.failures, s.p50_ms,
+                           s.p95_ms, s.p99_ms, s.avg_ms, users=s.users)
+
+
+def _usl(steps: list[StepStats], open_model: bool) -> UslFit | None:
+    """Throughput against concurrency: users in a closed model; in an open one the mean
+    number of requests in flight, by Little's law (throughput x mean response time)."""
+    if len(steps) < MIN_STEPS:
+        return None
+    if open_model:
+        n = np.array([s.answered_rps * (s.mean_ms or 0.0) / 1000.0 for s in steps])
+    else:
+        n = np.array([s.level for s in steps], dtype=float)
+    return fit_usl(n, np.array([s.throughput_rps for s in steps], dtype=float))
+
+
+def analyse_run(run: RunData, *, search: dict[str, Any] | None = None,
+                limits: BreakLimits | None = None) -> RunAnalysis:
+    """Everything the report shows beyond raw series (see the module docstring)."""
+    summary = run.summary or {}
+    approximate = not summary
+    endpoints = list(summary.get("endpoints") or []) or _endpoints_from_histograms(run)
+    aggregate = _aggregate_from(run, endpoints)
+    search = _search(run, search)
+    series = run.series
+    open_model = series.load_unit != "users"
+    steps = _steps(run)
+    step_limits = limits or BreakLimits(**{k: v for k, v in (search or {}).get(
+        "limits", {}).items() if k in BreakLimits.__dataclass_fields__})
+    step_break = breaking_point_from_steps(steps, step_limits, open_model=open_model) \
+        if steps else None
+    requests_done = np.cumsum(np.nan_to_num(series.requests))
+    overloads = [e for e in run.events if e.get("kind") == "generator_overloaded"]
+    cpu = [float(np.nanmax(v)) for v in series.generator_cpu.values()
+           if np.isfinite(v).any()]
+    return RunAnalysis(
+        endpoints=endpoints, aggregate=aggregate, approximate=approximate,
+        errors=error_ratios(summary.get("errors") or [], int(aggregate.get("count") or 0)),
+        steps=steps, scaling=scalability(steps),
+        little=littles_law_steps(steps) if steps and not open_model else [],
+        step_break=step_break, usl=_usl(steps, open_model),
+        leak=analyse_leak(series.elapsed_s, requests_done, series.target_rss),
+        cache=cache_effect(endpoints), data_size=data_size_scaling(endpoints),
+        search=search, open_model=open_model, unit=series.load_unit,
+        generator_overloads=overloads, generator_max_cpu=max(cpu) if cpu else None)
+
+
+def breaking_point_section(analysis: RunAnalysis) -> dict[str, Any]:
+    """``summary.json``'s ``breaking_point``: the live search's verdict when one ran (it
+    judged each step as it went), else the stepped run's; the USL fit either way."""
+    usl = analysis.usl
+    section: dict[str, Any] = {
+        "found": False, "capacity_rps": None, "users_at_break": None,
+        "offered_at_break": None, "reason": None, "last_good": None, "source": None,
+        "unit": analysis.unit,
+        "usl": {"sigma": usl.sigma if usl else None, "kappa": usl.kappa if usl else None,
+                "peak_users": usl.peak_concurrency if usl else None,
+                **({k: v for k, v in usl.as_dict().items()
+                    if k not in ("sigma", "kappa", "peak_concurrency")} if usl else {})},
+        "steps": [s.as_dict() for s in analysis.steps],
+    }
+    search = analysis.search
+    if search is not None:
+        section.update(found=bool(search.get("found")), capacity_rps=search.get("capacity_rps"),
+                       offered_at_break=search.get("offered_at_break"),
+                       reason=search.get("reason"), last_good=search.get("last_good"),
+                       source="search", search=search)
+    elif analysis.step_break is not None:
+        point = analysis.step_break.point
+        section.update(found=point.found, capacity_rps=point.capacity_rps,
+                       reason=point.reason, source="steps",
+                       last_good=None if point.last_good_step is None
+                       else {"level": analysis.step_break.last_good_level,
+                             "throughput_rps": point.last_good_step.achieved_rps})
+        at_break = analysis.step_break.break_level
+        section["offered_at_break" if analysis.open_model else "users_at_break"] = at_break
+    return section
+
+
+def leak_section(analysis: RunAnalysis) -> dict[str, Any]:
+    """``summary.json``'s ``leak``: the contract's four keys first, then the detail."""
+    leak = analysis.leak.as_dict()
+    head = {k: leak.get(k) for k in ("slope_kb_per_request", "slope_mb_per_hour", "r2",
+                                     "verdict")}
+    return {**head, **leak}
