@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench calibrate lint format clean
+.PHONY: install demo test bench calibrate screenshot lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 # Accuracy against the reference target's known truths (minutes; not part of make test).
 calibrate: $(STAMP)
 	$(PY) -m bench.breakpoint_accuracy
+	$(PY) -m bench.report_accuracy
+
+# The README's report screenshots (docs/report*.png) from a real 1-minute stepped run.
+screenshot: $(STAMP)
+	$(PY) -m bench.report_screenshot
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

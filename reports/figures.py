@@ -98,8 +98,8 @@ def generator_cpu(series: RunSeries) -> dict | None:
 
 
 def queue_depth(series: RunSeries) -> dict | None:
-    if not has_data(series.queue_depth):
-        return None
+    if not has_data(series.queue_depth) or not np.nanmax(series.queue_depth) > 0:
+        return None  # no queue, or it never held a job: nothing to see
     x, c, xt = _over_time(series, {"depth": series.queue_depth}, {"depth": "max"})
     return figure("chart-queue", "Job queue depth", [
         line(x, c["depth"], "queued jobs", color=COLORS[3], fill="tozeroy")],

@@ -24,6 +24,7 @@ import plotly.offline
 
 from metrics.summary import is_request
 from reports import figures
+from reports.analysis import usl_curve
 from reports.charts import MAX_POINTS
 from reports.figures import scatter
 from reports.report_sections import capacity_section, leak_view, verdict_cards
@@ -153,7 +154,7 @@ def _generator(analysis: RunAnalysis) -> dict[str, Any]:
 
 
 def _capacity_charts(analysis: RunAnalysis) -> list[dict]:
-    steps = analysis.steps
+    steps = sorted(analysis.steps, key=lambda s: s.level)
     if not steps:
         return []
     load = [s.level for s in steps]
@@ -162,7 +163,6 @@ def _capacity_charts(analysis: RunAnalysis) -> list[dict]:
     data = [scatter(load, x, "measured throughput", figures.COLORS[0])]
     usl = analysis.usl
     if usl is not None and usl.sigma is not None and not analysis.open_model:
-        from reports.analysis import usl_curve
         grid = np.linspace(min(load), max(load) * 1.5, 120)
         data.append(figures.line(grid, usl_curve(usl, grid), "USL fit", color=figures.COLORS[1],
                                  dash="dash"))
@@ -178,7 +178,6 @@ def _capacity_charts(analysis: RunAnalysis) -> list[dict]:
         "steeply once it queues."))
     if usl is not None and usl.sigma is not None and analysis.open_model:
         n = [s.answered_rps * (s.mean_ms or 0) / 1000 for s in steps]
-        from reports.analysis import usl_curve
         grid = np.linspace(max(min(n), 1e-3), max(n) * 1.5, 120)
         charts.append(figures.figure("chart-usl", "USL: throughput against concurrency", [
             scatter(n, x, "measured", figures.COLORS[0]),

@@ -125,12 +125,12 @@ def capacity_section(analysis: RunAnalysis) -> dict[str, Any]:
                      "dropped arrivals); the table shows the steady steps seen in the rows.")
     little = {id(s): c for s, c in zip(analysis.steps, analysis.little, strict=False)}
     scaling = {s.level: s for s in analysis.scaling}
-    step_break = analysis.step_break
+    break_level = (analysis.search or {}).get("offered_at_break") if analysis.search \
+        else analysis.step_break.break_level if analysis.step_break else None
     rows = []
     for step in sorted(analysis.steps, key=lambda s: s.level):
         sc, lc = scaling.get(step.level), little.get(id(step))
-        broken = step_break is not None and step_break.break_level is not None \
-            and step.level >= step_break.break_level
+        broken = break_level is not None and step.level >= break_level * (1 - 1e-9)
         rows.append({
             "level": f"{step.level:g}", "throughput": _n(step.throughput_rps),
             "error_pct": _n(100 * step.error_ratio, 2), "p95": _n(step.p95_ms),
@@ -182,7 +182,8 @@ def leak_view(analysis: RunAnalysis) -> dict[str, Any]:
             f"CI is above 0, r\u00b2 >= {rules.leak_min_r2:g} and the fitted growth is at "
             f"least {rules.leak_min_growth_mb:g} MB and {100 * rules.leak_min_growth_share:g} "
             f"% of the starting RSS. Suspected: the CI is above 0 and growth is at least "
-            f"{rules.suspect_min_growth_mb:g} MB. No verdict below {rules.min_points} points, "
+            f"{rules.suspect_min_growth_mb:g} MB. None when the later half of the window "
+            f"no longer grows (warm-up). No verdict below {rules.min_points} points, "
             f"{rules.min_window_s:g} s or {rules.min_requests:,} requests.")
     verdict = {"unknown": "No verdict"}.get(leak.verdict, leak.verdict.capitalize())
     return {"verdict": verdict, "reason": leak.reason, "state": state, "facts": facts,

@@ -44,6 +44,11 @@ from reports.run_data import RunData
 
 MIN_STEPS = 2
 """Fewer steady steps than this: the run was not stepped; no breaking-point analysis."""
+DEFAULT_MIN_ROWS = 5
+"""Rows a step of steady load needs (shorter runs of one level are ramps)."""
+MEASURE_STAGE = ": measure"
+MIN_MEASURED_ROWS = 3
+"""A measurement window the shape marked is a step from this many rows."""
 
 
 @dataclass
@@ -118,12 +123,20 @@ def _search(run: RunData, live: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _steps(run: RunData) -> list[StepStats]:
+    """Steps of steady load in the rows. When the shape marks its measurement windows
+    (the breakpoint search's ``"...: measure"`` stages), only those rows count, whole:
+    settling and draining between them are left out."""
     s = run.series
-    spans = segment_steps(s.elapsed_s, s.load)
+    load, settle, min_rows = s.load, None, DEFAULT_MIN_ROWS
+    measured = np.array([bool(stage) and stage.endswith(MEASURE_STAGE) for stage in s.stage],
+                        dtype=bool)
+    if measured.any():
+        load, settle, min_rows = np.where(measured, load, np.nan), 0.0, MIN_MEASURED_ROWS
+    spans = segment_steps(s.elapsed_s, load, min_rows=min_rows)
     if len(spans) < MIN_STEPS:
         return []
     return aggregate_steps(spans, s.elapsed_s, s.span_s, s.requests, s.failures, s.p50_ms,
-                           s.p95_ms, s.p99_ms, s.avg_ms, users=s.users)
+                           s.p95_ms, s.p99_ms, s.avg_ms, settle, users=s.users)
 
 
 def _usl(steps: list[StepStats], open_model: bool) -> UslFit | None:
@@ -135,7 +148,8 @@ def _usl(steps: list[StepStats], open_model: bool) -> UslFit | None:
         n = np.array([s.answered_rps * (s.mean_ms or 0.0) / 1000.0 for s in steps])
     else:
         n = np.array([s.level for s in steps], dtype=float)
-    return fit_usl(n, np.array([s.throughput_rps for s in steps], dtype=float))
+    return fit_usl(n, np.array([s.throughput_rps for s in steps], dtype=float),
+                   unit="requests in flight" if open_model else "users")
 
 
 def analyse_run(run: RunData, *, search: dict[str, Any] | None = None,

@@ -63,6 +63,15 @@ def test_slow_small_growth_is_suspected():
     assert 2 <= leak.growth_mb < 8 and "growth" in leak.reason
 
 
+def test_growth_that_levels_off_is_warm_up_not_a_leak():
+    # +30 MB over the first half of the window (a ramp filling pools), flat after it
+    t, req, rss = run(600, lambda r, s: 200 * MB + 30 * MB * np.minimum(s, 300) / 300,
+                      noise_mb=0.2)
+    leak = analyse_leak(t, req, rss)
+    assert leak.slope_kb_per_request_ci_low > 0  # the whole window does grow ...
+    assert leak.verdict == "none" and "stopped growing" in leak.reason  # ... then stops
+
+
 def test_missing_rss_rows_are_dropped_and_warmup_can_be_given():
     t, req, rss = run(600, lambda r, _: 200 * MB + 50 * KB * r)
     rss[100:150] = np.nan

@@ -360,6 +360,8 @@ def test_interrupted_run_writes_an_incomplete_summary(tmp_path, sig):
     assert events[-1]["reason"] == "interrupted"
     assert summary_totals(summary) == locust_totals(tmp_path / "locust.json"), err[-2000:]
     assert summary["total"]["count"] > 0 and summary["duration_s"] < 20
+    report = (run_dir / "report.html").read_text()
+    assert "Incomplete run." in report and "interrupted" in report
 
 
 def web_ui_ready(url: str, workers: int) -> bool:

@@ -16,7 +16,9 @@ Method (:func:`analyse_leak`):
    1 MB = 1024 * 1024 bytes): a garbage collection spike moves them little;
 5. r2 of the least-squares line of RSS against requests, on the same points: how
    much of the RSS variation the growth explains;
-6. the verdict by the rules of :class:`LeakRules`.
+6. the same slope over the window's later half alone: memory that grew while the
+   load ramped up and then levelled off is warm-up, not a leak; a leak keeps growing;
+7. the verdict by the rules of :class:`LeakRules`.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ class LeakRules:
       ``max(leak_min_growth_mb, leak_min_growth_share * RSS at the window's start)``;
     - ``"suspected"``: CI lower bound above 0 and fitted growth >=
       ``suspect_min_growth_mb``, but not every "leak" rule holds;
-    - ``"none"``: otherwise.
+    - ``"none"``: otherwise, and also when the slope over the later half of the window
+      (by time) has a 95 % CI reaching 0 or below: the growth stopped (warm-up, or memory
+      that follows a load that changed), so it is not a leak.
     """
 
     min_points: int = 30
@@ -119,6 +123,13 @@ def _r2(y: np.ndarray, x: np.ndarray) -> float | None:
     return 1.0 - ss_res / float(np.sum((y - y.mean()) ** 2))
 
 
+def _late_half(t: np.ndarray, req: np.ndarray, rss: np.ndarray,
+               ) -> tuple[float, float, float, float] | None:
+    """The Theil-Sen fit of RSS against requests over the later half of the window (by time)."""
+    late = t >= (t[0] + t[-1]) / 2
+    return _slope(rss[late], req[late]) if late.sum() >= 3 else None
+
+
 def _not_enough(points: int, window_s: float, requests: int, rules: LeakRules) -> str | None:
     missing = []
     if points < rules.min_points:
@@ -131,9 +142,12 @@ def _not_enough(points: int, window_s: float, requests: int, rules: LeakRules) -
 
 
 def _judge(ci_low: float, r2: float | None, growth_mb: float, start_mb: float,
-           rules: LeakRules) -> tuple[str, str]:
+           late_ci_low: float | None, rules: LeakRules) -> tuple[str, str]:
     if ci_low <= 0:
         return "none", "no significant growth: the slope's 95 % CI includes 0 or less"
+    if late_ci_low is not None and late_ci_low <= 0:
+        return "none", ("RSS grew early in the window, then stopped growing (no significant "
+                        "slope in its later half): warm-up, not a leak")
     if growth_mb < rules.suspect_min_growth_mb:
         return "none", (f"growth of {growth_mb:.1f} MB over the window is below "
                         f"{rules.suspect_min_growth_mb:g} MB")
@@ -192,7 +206,9 @@ def analyse_leak(elapsed_s: np.ndarray, cumulative_requests: np.ndarray,
     elif by_request is None or growth_mb is None or start_mb is None:
         verdict, reason = "unknown", "no fit: the request count does not vary"
     else:
-        verdict, reason = _judge(by_request[2], r2, growth_mb, start_mb, rules)
+        late = _late_half(t, req, rss)
+        verdict, reason = _judge(by_request[2], r2, growth_mb, start_mb,
+                                 None if late is None else late[2], rules)
         reason = (f"{reason}; slope {kb[0]:.3g} KB/request (95 % CI {kb[1]:.3g} to "
                   f"{kb[2]:.3g}), {mbh[0]:.3g} MB/hour, over {requests} requests in "
                   f"{window_s:.0f} s")

@@ -95,19 +95,22 @@ def _pct(value: float) -> str:
 
 
 def _meaning(sigma: float, kappa: float, lam: float, peak: float | None,
-             best: float | None, n_max: float) -> str:
+             best: float | None, n_max: float, unit: str) -> str:
     if peak is not None and best is not None:
         where = " (beyond the measured range: extrapolated)" if peak > n_max else ""
         return (f"contention {_pct(sigma)}, coherency {_pct(kappa)}: throughput peaks "
-                f"near {peak:.0f} users at about {best:.0f} req/s{where}")
+                f"near {peak:.0f} {unit} at about {best:.0f} req/s{where}")
     if best is not None:
         return (f"contention {_pct(sigma)}, no coherency cost: throughput approaches "
                 f"{best:.0f} req/s but does not fall")
-    return f"linear scaling: each user adds {lam:.3g} req/s, no limit in sight"
+    return f"linear scaling: each one of the {unit} adds {lam:.3g} req/s, no limit in sight"
 
 
-def fit_usl(concurrency: np.ndarray, throughput: np.ndarray) -> UslFit:
+def fit_usl(concurrency: np.ndarray, throughput: np.ndarray, *,
+            unit: str = "users") -> UslFit:
     """Fit the USL to (concurrency, throughput) points, e.g. the steps of a stepped run.
+
+    ``unit`` names the concurrency in the note ("users", "requests in flight").
 
     Points with a NaN are dropped. Not ``supported`` (parameters still given when a fit
     was possible) when: fewer than :data:`MIN_LEVELS` distinct levels (no fit below 3),
@@ -153,7 +156,7 @@ def fit_usl(concurrency: np.ndarray, throughput: np.ndarray) -> UslFit:
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
     if r2 < MIN_R2:
         problems.append(f"the USL does not describe these points (r2 {r2:.2f} < {MIN_R2})")
-    meaning = _meaning(sigma, kappa, lam, peak, best, n_max)
+    meaning = _meaning(sigma, kappa, lam, peak, best, n_max, unit)
     note = f"not supported: {'; '.join(problems)}. Fit: {meaning}" if problems else meaning
     return UslFit(sigma=sigma, kappa=kappa, lam=lam, peak_concurrency=peak,
                   max_throughput=best, r2=r2, rmse=math.sqrt(ss_res / n.size),
