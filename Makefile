@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) -m bench.target_throughput
 	$(PY) -m bench.generator_overhead
 	$(PY) -m bench.hook_overhead
+	$(PY) -m bench.report_render
 
 # Accuracy against the reference target's known truths (minutes; not part of make test).
 calibrate: $(STAMP)
