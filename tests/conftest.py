@@ -41,3 +41,15 @@ def start_target(tmp_path) -> Iterator[Callable[..., EmbeddedTarget]]:
 def http() -> Iterator[requests.Session]:
     with requests.Session() as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory):
+    """One short real run of the default population against the embedded target, shared
+    by the tests that only read what it left (its report, its run directory)."""
+    from tests.locust_runs import run_locust
+
+    run = run_locust("-u", "6", "-r", "6", "-t", "8s",
+                     tmp_path=tmp_path_factory.mktemp("default-run"), timeout=90)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run

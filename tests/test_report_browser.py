@@ -90,9 +90,8 @@ def table_rows(page: Page, table: str) -> list[tuple[str, bool]]:
         "rows => rows.map(r => [r.cells[0].innerText, r.classList.contains('agg')])")
 
 
-def test_report_opens_offline_with_charts_cards_and_table(tmp_path):
-    run = run_locust("-u", "6", "-r", "6", "-t", "8s", tmp_path=tmp_path, timeout=90)
-    assert run.returncode == 0, run.stderr[-3000:]
+def test_report_opens_offline_with_charts_cards_and_table(default_run, tmp_path):
+    run = default_run
     report = run.run_dir / "report.html"
     assert report.is_file(), run.stderr[-3000:]
     endpoints = {f"{method} {name}" for method, name in run.stats

@@ -14,7 +14,7 @@ import pytest
 
 from reports.charts import downsample, percentile_spectrum, time_axis
 from reports.render import num, script_json
-from tests.locust_runs import REPO, run_locust
+from tests.locust_runs import REPO
 
 # -- pure helpers ------------------------------------------------------------------------------
 
@@ -66,13 +66,10 @@ def test_num_formats_cells():
 # -- a real run --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def real_run(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("report")
-    run = run_locust("-u", "6", "-r", "6", "-t", "8s", tmp_path=tmp)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "quantload report: " in run.stdout
-    return run.run_dir
+@pytest.fixture
+def real_run(default_run) -> Path:
+    assert "quantload report: " in default_run.stdout
+    return default_run.run_dir
 
 
 def markup_of(page: str) -> str:
