@@ -52,6 +52,7 @@ from metrics.progress import ProgressPrinter
 from metrics.run_report import RunReporter
 from metrics.session import RunSession, SummaryHook
 from metrics.target_watch import TargetWatch
+from metrics.webui import install_report_link
 from reports.threshold_options import thresholds_from_options
 from reports.thresholds import ThresholdError
 from scenarios.catalogue import shape_instance
@@ -217,6 +218,7 @@ def register(default_users: Iterable[str]) -> None:
         _collector.on_init(environment)
         if environment.web_ui is not None:
             _watch.panel.install(environment.web_ui)
+            install_report_link(environment.web_ui, lambda: _reporter.last_report)
         if isinstance(environment.runner, WorkerRunner):
             environment.runner.register_message(ARRIVAL_RATE_MESSAGE, _follow_arrival_rate)
         if isinstance(environment.runner, MasterRunner):

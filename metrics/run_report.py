@@ -14,6 +14,7 @@ The analysis is kept between the two, so a long run's rows are read once.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from metrics.session import RunSession
@@ -27,6 +28,8 @@ class RunReporter:
 
     def __init__(self) -> None:
         self.environment: Any = None
+        self.last_report: Path | None = None
+        """The newest report written (the web UI serves it)."""
         self._analysed: tuple[RunSession, RunData, RunAnalysis] | None = None
 
     def summary_hook(self, summary: dict[str, Any], session: RunSession) -> None:
@@ -47,4 +50,5 @@ class RunReporter:
             path = render_report(session.path, run=run, analysis=analysis)
         else:  # the analysis hook failed: render from the directory alone
             path = render_report(session.path)
+        self.last_report = path
         print(f"quantload report: {path}", flush=True)

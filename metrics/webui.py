@@ -1,4 +1,5 @@
-"""A "Target" tab in Locust's web UI: the target's CPU, RSS and queue depth over time.
+"""A "Target" tab in Locust's web UI: the target's CPU, RSS and queue depth over time;
+and the last finished run's quantload report, linked from the "Download Data" tab.
 
 It uses Locust's own extension points: ``extended_tabs``/``extended_tables`` in
 the web UI's template arguments, and an ``extended_stats`` entry added to
@@ -13,12 +14,15 @@ import io
 import json
 import time
 from collections import deque
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 TAB_KEY = "quantload-target"
 MAX_ROWS = 300
 STATS_PATH = "/stats/requests"
 CSV_PATH = "/quantload/target.csv"
+REPORT_PATH = "/quantload/report"
 COLUMNS = (
     ("time", "Time"),
     ("cpu_percent", "Target CPU %"),
@@ -74,6 +78,7 @@ class TargetPanel:
             "structure": [{"key": key, "title": title} for key, title in COLUMNS],
         }]
         web_ui.template_args["extended_csv_files"] = [
+            *web_ui.template_args.get("extended_csv_files", []),
             {"href": CSV_PATH, "title": "Download target resource samples CSV"}]
 
         @web_ui.app.after_request
@@ -89,3 +94,21 @@ class TargetPanel:
         def _target_csv():
             return Response(self.csv_text(), mimetype="text/csv", headers={
                 "Content-Disposition": "attachment;filename=quantload_target.csv"})
+
+
+def install_report_link(web_ui: Any, last_report: Callable[[], Path | None]) -> None:
+    """Serve the last finished run's ``report.html`` at :data:`REPORT_PATH` and link it
+    from the web UI's "Download Data" tab (404 until a run has finished)."""
+    from flask import Response, send_file  # Locust's own web stack
+
+    web_ui.template_args["extended_csv_files"] = [
+        *web_ui.template_args.get("extended_csv_files", []),
+        {"href": REPORT_PATH, "title": "quantload report of the last finished run (HTML)"}]
+
+    @web_ui.app.route(REPORT_PATH)
+    def _report():
+        path = last_report()
+        if path is None or not path.is_file():
+            return Response("no finished run yet: its report is written when it stops\n",
+                            status=404, mimetype="text/plain")
+        return send_file(path, mimetype="text/html")

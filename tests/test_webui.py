@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 from playwright.sync_api import sync_playwright
@@ -29,6 +30,24 @@ def wait_http(url: str, deadline: float) -> None:
         except OSError:
             time.sleep(0.2)
     raise AssertionError(f"{url} never answered")
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def wait_report(url: str, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except urllib.error.HTTPError:
+            time.sleep(0.2)  # 404 until the stopped run's report is written
+    raise AssertionError(f"{url} never served a report")
 
 
 def test_target_tab_shows_metrics_changing_over_time(tmp_path):
@@ -63,6 +82,12 @@ def test_target_tab_shows_metrics_changing_over_time(tmp_path):
         assert all(float(r[2]) > 10 for r in seen), "RSS of the target in MB"
         times = [r[0] for r in seen]
         assert len(set(times)) == len(times), "one row per sample time"
+        # the run's report, from the web UI once the run stops
+        assert http_status(url + "quantload/report") == 404  # still running: none yet
+        urllib.request.urlopen(urllib.request.Request(url + "stop", method="POST"),
+                               timeout=10).close()
+        page_text = wait_report(url + "quantload/report", time.monotonic() + 30)
+        assert "quantload report" in page_text and 'id="percentile-table"' in page_text
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
