@@ -35,7 +35,8 @@ from metrics.run_store import (
 )
 from tests.locust_runs import REPO, run_locust
 
-RUN_FILES = {"meta.json", "timeseries.jsonl", "events.jsonl", "summary.json", "histograms"}
+RUN_FILES = {"meta.json", "timeseries.jsonl", "events.jsonl", "summary.json", "histograms",
+             "report.html", "junit.xml"}
 ROW_KEYS = {"t", "elapsed_s", "users", "endpoints", "total", "requests", "generators", "span_s",
             "target", "load"}
 ROW_STATS = {"count", "failures", "rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
