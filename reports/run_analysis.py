@@ -10,6 +10,7 @@ summary hook at test stop and ``python -m reports render`` both call
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,7 @@ from reports.analysis import (
     scalability,
     segment_steps,
 )
-from reports.run_data import RunData
+from reports.run_data import RunData, RunSeries
 
 MIN_STEPS = 2
 """Fewer steady steps than this: the run was not stepped; no breaking-point analysis."""
@@ -152,6 +153,15 @@ def _usl(steps: list[StepStats], open_model: bool) -> UslFit | None:
                    unit="requests in flight" if open_model else "users")
 
 
+def _leak(series: RunSeries, requests_done: np.ndarray) -> LeakAnalysis:
+    leak = analyse_leak(series.elapsed_s, requests_done, series.target_rss)
+    if len(series) and not np.isfinite(series.target_rss).any():
+        leak = dataclasses.replace(leak, reason=(
+            "the target's memory was not sampled (--target-metrics none, or no source "
+            "answered): nothing to judge"))
+    return leak
+
+
 def analyse_run(run: RunData, *, search: dict[str, Any] | None = None,
                 limits: BreakLimits | None = None) -> RunAnalysis:
     """Everything the report shows beyond raw series (see the module docstring)."""
@@ -177,7 +187,7 @@ def analyse_run(run: RunData, *, search: dict[str, Any] | None = None,
         steps=steps, scaling=scalability(steps),
         little=littles_law_steps(steps) if steps and not open_model else [],
         step_break=step_break, usl=_usl(steps, open_model),
-        leak=analyse_leak(series.elapsed_s, requests_done, series.target_rss),
+        leak=_leak(series, requests_done),
         cache=cache_effect(endpoints), data_size=data_size_scaling(endpoints),
         search=search, open_model=open_model, unit=series.load_unit,
         generator_overloads=overloads, generator_max_cpu=max(cpu) if cpu else None)
