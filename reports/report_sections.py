@@ -153,10 +153,12 @@ def capacity_section(analysis: RunAnalysis) -> dict[str, Any]:
                       + ("" if effect.cache_key_ok in (None, True) else
                          ": the cache key ignores a parameter that changes the result"))
     size = analysis.data_size
-    if size is not None:
-        extras.append(f"Data size: each extra year of history adds {_n(size.ms_per_year)} ms; "
-                      f"time grows {_n(size.ratio_per_year, 2)}x per year "
-                      f"({_n(size.linear_ratio, 2)} = proportional to history is 1.00).")
+    if size is not None and len(size.years) >= 2 and size.p50_ms[0]:
+        y0, y1, t0, t1 = size.years[0], size.years[-1], size.p50_ms[0], size.p50_ms[-1]
+        extras.append(f"Data size ({size.method} {size.name}): each extra year of history adds "
+                      f"{_n(size.ms_per_year)} ms; p50 {_n(t0)} ms at {y0:g} years, {_n(t1)} ms "
+                      f"at {y1:g} years: {_n(t1 / t0, 2)}x the time for {_n(y1 / y0, 1)}x the "
+                      f"history (time grows {_n(size.ratio_per_year, 2)}x per extra year).")
     return {"summary": summary, "notes": notes, "steps": rows, "unit": unit, "extras": extras}
 
 
