@@ -12,7 +12,6 @@ The timeseries is read once, line by line, into one numpy column per chart
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -349,8 +348,3 @@ def load_run(path: Path | str, *, summary: dict[str, Any] | None = None,
     hists = read_histograms(path, problems) if histograms else {}
     return RunData(path=path, meta=meta, summary=summary, events=events, series=series,
                    histograms=hists, problems=problems)
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """JSON-safe: NaN and infinities become None."""
-    return None if value is None or not math.isfinite(value) else float(value)
