@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import machine
+from users.api import ROUTE_STRATEGIES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -70,7 +71,7 @@ LATENCY_MS = 20.0
 LATENCY_LIMIT_MS = 3.0
 LATENCY_RUN_S = 20
 LATENCY_RATE = 50.0
-LATENCY_ROUTE = ("GET", "/v1/strategies")
+LATENCY_ROUTE = ("GET", ROUTE_STRATEGIES)
 
 CHECKS = ("capacity", "leak", "latency")
 STOP_GRACE_S = 30

@@ -28,7 +28,7 @@ from reports.analysis import usl_curve
 from reports.charts import MAX_POINTS
 from reports.figures import scatter
 from reports.report_sections import capacity_section, leak_view, verdict_cards
-from reports.run_analysis import RunAnalysis, analyse_run
+from reports.run_analysis import RunAnalysis, analyse_run, usl_concurrency
 from reports.run_data import RunData, load_run
 
 REPORT_FILE = "report.html"
@@ -154,35 +154,38 @@ def _generator(analysis: RunAnalysis) -> dict[str, Any]:
 
 
 def _capacity_charts(analysis: RunAnalysis) -> list[dict]:
+    """Throughput against load (with the USL curve when the load is users), latency against
+    throughput, and in an open model the USL against requests in flight."""
     steps = sorted(analysis.steps, key=lambda s: s.level)
     if not steps:
         return []
     load = [s.level for s in steps]
     x = [s.throughput_rps for s in steps]
-    unit = analysis.unit
+    unit, usl = analysis.unit, analysis.usl
+    fitted = usl is not None and usl.sigma is not None
+
+    def usl_line(n: np.ndarray) -> dict:
+        grid = np.linspace(max(float(n.min()), 1e-3), float(n.max()) * 1.5, 120)
+        return figures.line(grid, usl_curve(usl, grid), "USL fit", color=figures.COLORS[1],
+                            dash="dash")
+
     data = [scatter(load, x, "measured throughput", figures.COLORS[0])]
-    usl = analysis.usl
-    if usl is not None and usl.sigma is not None and not analysis.open_model:
-        grid = np.linspace(min(load), max(load) * 1.5, 120)
-        data.append(figures.line(grid, usl_curve(usl, grid), "USL fit", color=figures.COLORS[1],
-                                 dash="dash"))
+    if fitted and not analysis.open_model:
+        data.append(usl_line(np.array(load, dtype=float)))
     charts = [figures.figure("chart-capacity", f"Throughput against load ({unit})", data,
                              figures.layout(f"load ({unit})", "req/s", hovermode="closest"))]
-    p95 = [s.p95_ms for s in steps]
-    mean = [s.mean_ms for s in steps]
     charts.append(figures.figure("chart-hockey", "Latency against throughput", [
-        scatter(x, p95, "p95", figures.COLORS[3], [f"{v:g} {unit}" for v in load]),
-        scatter(x, mean, "mean", figures.COLORS[2], [f"{v:g} {unit}" for v in load])],
+        scatter(x, [s.p95_ms for s in steps], "p95", figures.COLORS[3],
+                [f"{v:g} {unit}" for v in load]),
+        scatter(x, [s.mean_ms for s in steps], "mean", figures.COLORS[2],
+                [f"{v:g} {unit}" for v in load])],
         figures.layout("throughput (req/s)", "ms", hovermode="closest"),
         "The \"hockey stick\": latency stays flat while the service keeps up, then climbs "
         "steeply once it queues."))
-    if usl is not None and usl.sigma is not None and analysis.open_model:
-        n = [s.answered_rps * (s.mean_ms or 0) / 1000 for s in steps]
-        grid = np.linspace(max(min(n), 1e-3), max(n) * 1.5, 120)
+    if fitted and analysis.open_model:
+        n = usl_concurrency(steps, open_model=True)
         charts.append(figures.figure("chart-usl", "USL: throughput against concurrency", [
-            scatter(n, x, "measured", figures.COLORS[0]),
-            figures.line(grid, usl_curve(usl, grid), "USL fit", color=figures.COLORS[1],
-                         dash="dash")],
+            scatter(n, x, "measured", figures.COLORS[0]), usl_line(n)],
             figures.layout("requests in flight (throughput x mean latency)", "req/s",
                            hovermode="closest")))
     return charts

@@ -71,10 +71,14 @@ class RunAnalysis:
     data_size: DataSizeScaling | None
     search: dict[str, Any] | None
     """The live breakpoint search's result (``BreakpointSearch.summary()``), if it ran."""
-    open_model: bool
     unit: str
+    """The load's unit: ``"users"`` (closed model) or the offered rate's (open model)."""
     generator_overloads: list[dict[str, Any]] = field(default_factory=list)
     generator_max_cpu: float | None = None
+
+    @property
+    def open_model(self) -> bool:
+        return self.unit != "users"
 
 
 def _endpoints_from_histograms(run: RunData) -> list[dict[str, Any]]:
@@ -140,16 +144,19 @@ def _steps(run: RunData) -> list[StepStats]:
                            s.p95_ms, s.p99_ms, s.avg_ms, settle, users=s.users)
 
 
+def usl_concurrency(steps: list[StepStats], open_model: bool) -> np.ndarray:
+    """The USL's N per step: users in a closed model; in an open one the mean number of
+    requests in flight, by Little's law (throughput x mean response time)."""
+    if open_model:
+        return np.array([s.answered_rps * (s.mean_ms or 0.0) / 1000.0 for s in steps])
+    return np.array([s.level for s in steps], dtype=float)
+
+
 def _usl(steps: list[StepStats], open_model: bool) -> UslFit | None:
-    """Throughput against concurrency: users in a closed model; in an open one the mean
-    number of requests in flight, by Little's law (throughput x mean response time)."""
     if len(steps) < MIN_STEPS:
         return None
-    if open_model:
-        n = np.array([s.answered_rps * (s.mean_ms or 0.0) / 1000.0 for s in steps])
-    else:
-        n = np.array([s.level for s in steps], dtype=float)
-    return fit_usl(n, np.array([s.throughput_rps for s in steps], dtype=float),
+    return fit_usl(usl_concurrency(steps, open_model),
+                   np.array([s.throughput_rps for s in steps], dtype=float),
                    unit="requests in flight" if open_model else "users")
 
 
@@ -189,7 +196,7 @@ def analyse_run(run: RunData, *, search: dict[str, Any] | None = None,
         step_break=step_break, usl=_usl(steps, open_model),
         leak=_leak(series, requests_done),
         cache=cache_effect(endpoints), data_size=data_size_scaling(endpoints),
-        search=search, open_model=open_model, unit=series.load_unit,
+        search=search, unit=series.load_unit,
         generator_overloads=overloads, generator_max_cpu=max(cpu) if cpu else None)
 
 
