@@ -8,6 +8,7 @@ on stdout says exactly where the target listens.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import sqlite3
 import sys
@@ -27,18 +28,39 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived: stop like Ctrl-C (uvicorn re-raises the signal after its shutdown)."""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     from target.config import build_parser, config_from_args
 
     parser = build_parser()
     args = parser.parse_args(argv)
     config = config_from_args(args, parser)
-    prog = parser.prog
     scratch = None
     if config.db_path is None:
         scratch = Path(tempfile.mkdtemp(prefix="quantload-target-"))
         config = config.__class__(**{**config.__dict__, "db_path": scratch / "target.db"})
-    elif not config.db_path.parent.is_dir():
+    # SIGTERM (what launchers send) ends the target as cleanly as Ctrl-C: exit 0, and the
+    # scratch database removed, whatever it interrupts.
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _serve(args, config, parser)
+    except (KeyboardInterrupt, _Terminated):
+        return 0
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _serve(args, config, parser) -> int:
+    """Check the database and the address (one line and exit 2 when bad), then serve."""
+    if not config.db_path.parent.is_dir():
         parser.error(f"--db: directory {str(config.db_path.parent)!r} does not exist")
     try:
         sqlite3.connect(config.db_path).execute("PRAGMA journal_mode=WAL").close()
@@ -54,26 +76,25 @@ def main(argv: list[str] | None = None) -> int:
     from target.app import build_app
 
     try:
-        app = build_app(config)
-    except Exception as exc:  # noqa: BLE001 - e.g. an unusable --db file
-        sys.stderr.write(f"{prog}: error: {exc}\n")
-        return 2
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    print(f"quantload target listening on http://{shown}:{port}", flush=True)
-    server = uvicorn.Server(uvicorn.Config(
-        app, log_level=args.log_level, access_log=False, lifespan="on",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False,
-    ))
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
+        try:
+            app = build_app(config)
+        except Exception as exc:  # noqa: BLE001 - e.g. an unusable --db file
+            sys.stderr.write(f"{parser.prog}: error: {exc}\n")
+            return 2
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"quantload target listening on http://{shown}:{port}", flush=True)
+        server = uvicorn.Server(uvicorn.Config(
+            app, log_level=args.log_level, access_log=False, lifespan="on",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False,
+        ))
+        try:
+            server.run(sockets=[sock])
+        except (KeyboardInterrupt, _Terminated):
+            pass
+        return 0 if server.started else 1
     finally:
         sock.close()
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return 0 if server.started else 1
 
 
 if __name__ == "__main__":

@@ -269,7 +269,9 @@ def build_app(config: TargetConfig) -> Any:
 
     guarded = GuardMiddleware(app, api_key=config.api_key, rate_limit=config.rate_limit)
     calibrated = CalibrationMiddleware(guarded, latency_ms=config.latency_ms,
-                                       error_rate=config.error_rate, seed=config.seed, leak=leak)
+                                       error_rate=config.error_rate, seed=config.seed, leak=leak,
+                                       stall_after_requests=config.stall_after_requests,
+                                       stall_s=config.stall_s)
     return TelemetryMiddleware(calibrated, metrics, app.router)
 
 

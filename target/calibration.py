@@ -7,11 +7,13 @@ is the suite's error, not the target's:
   sustained backtest capacity is N*1000/S per second.
 - ``CalibrationMiddleware``: ``--latency-ms`` (sleep before the app, holding no
   slot), ``--error-rate`` (seeded 500s, decided before the app runs so an
-  injected error has no side effect) and ``--leak-kb-per-request`` (bytes
-  written, so they are resident, on every /v1 request).
+  injected error has no side effect), ``--leak-kb-per-request`` (bytes
+  written, so they are resident, on every /v1 request) and
+  ``--stall-after-requests`` (the stall, started by the N-th /v1 request).
 - ``stall_forever_after``: blocks the event loop itself for the stall, as a
   stop-the-world pause would; the kernel's accept backlog and socket buffers
-  hold what arrives meanwhile, and it is answered afterwards.
+  hold what arrives meanwhile, and it is answered afterwards. The request-count
+  stall blocks the same way, from inside the N-th request.
 """
 
 from __future__ import annotations
@@ -106,22 +108,28 @@ class LeakSink:
 
 
 class CalibrationMiddleware:
-    """Applies latency, injected errors and the leak to every /v1 HTTP request."""
+    """Applies latency, injected errors, the leak and the request-count stall to /v1 HTTP."""
 
     def __init__(
         self, app: ASGIApp, *, latency_ms: float, error_rate: float, seed: int,
-        leak: LeakSink,
+        leak: LeakSink, stall_after_requests: int | None = None, stall_s: float = 0.0,
     ) -> None:
         self.app = app
         self.latency_s = latency_ms / 1000.0
         self.error_rate = error_rate
         self._rng = random.Random(seed)
         self.leak = leak
+        self._stall_after = stall_after_requests
+        self._stall_s = stall_s
+        self._v1_requests = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return
+        self._v1_requests += 1
+        if self._v1_requests == self._stall_after:
+            time.sleep(self._stall_s)  # blocking on purpose, as stall_forever_after: all wait
         self.leak.leak()
         # Drawn before any await, so the k-th /v1 request's fate depends only on the seed.
         inject = self.error_rate > 0 and self._rng.random() < self.error_rate

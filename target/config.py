@@ -31,6 +31,7 @@ class TargetConfig:
     leak_kb_per_request: float = 0.0
     error_rate: float = 0.0
     stall_at_s: float | None = None
+    stall_after_requests: int | None = None
     stall_s: float = 0.0
     api_key: str | None = None
     rate_limit: float | None = None
@@ -111,8 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="KiB retained (and touched) per /v1 request")
     p.add_argument("--error-rate", type=_fraction, default=0.0,
                    help="fraction of /v1 requests answered 500 (seeded)")
-    p.add_argument("--stall-at", type=_non_negative(float),
-                   help="seconds after start when the server stops answering")
+    stall_start = p.add_mutually_exclusive_group()
+    stall_start.add_argument("--stall-at", type=_non_negative(float),
+                             help="seconds after start when the server stops answering")
+    stall_start.add_argument("--stall-after-requests", type=_positive(int), metavar="N",
+                             help="the N-th /v1 HTTP request (counted on arrival) starts the "
+                                  "stall; it and everything after wait it out")
     p.add_argument("--stall-s", type=_positive(float), help="how long the stall lasts")
     p.add_argument("--api-key", default=os.environ.get(API_KEY_ENV),
                    help=f"require header X-API-Key on /v1 (or env {API_KEY_ENV})")
@@ -127,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TargetConfig:
-    if (args.stall_at is None) != (args.stall_s is None):
-        parser.error("--stall-at and --stall-s go together")
+    stall_start = args.stall_at is not None or args.stall_after_requests is not None
+    if stall_start != (args.stall_s is not None):
+        parser.error("--stall-s goes with one of --stall-at or --stall-after-requests")
     if args.api_key is not None and not args.api_key.strip():
         parser.error("--api-key must not be empty")
     return TargetConfig(
@@ -140,6 +146,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         leak_kb_per_request=args.leak_kb_per_request,
         error_rate=args.error_rate,
         stall_at_s=args.stall_at,
+        stall_after_requests=args.stall_after_requests,
         stall_s=args.stall_s or 0.0,
         api_key=args.api_key,
         rate_limit=args.rate_limit,

@@ -7,9 +7,11 @@ the profile's ``shape = NAME`` picks its shape, so the explicit ``-f`` keeps it.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +56,7 @@ class ProfileRun:
     returncode: int
     stderr: str
     stats: dict
+    summary: dict | None
 
 
 def run_profile(name: str, tmp_path: Path) -> ProfileRun:
@@ -66,7 +69,9 @@ def run_profile(name: str, tmp_path: Path) -> ProfileRun:
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
     assert_gone(started_targets(done.stderr))
     stats, _failures = read_stats(out / "run")
-    return ProfileRun(done.returncode, done.stderr, stats)
+    summary_file = out / "results" / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
+    return ProfileRun(done.returncode, done.stderr, stats, summary)
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +99,6 @@ def test_profile_says_what_question_it_answers(name):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_profile_runs_briefly_and_exits_0(name, runs):
     run = runs[name]
-    if name == "ci" and "unrecognized arguments: --thresholds" in run.stderr:
-        pytest.xfail("ci.conf names --thresholds, which is not registered yet")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     shape, default_population, row = EXPECTED[name]
@@ -103,3 +106,9 @@ def test_profile_runs_briefly_and_exits_0(name, runs):
         assert f"{shape}: " in run.stderr, f"{name} did not run {shape}"
     assert row in run.stats, (name, sorted(run.stats))
     assert (DEFAULT_POPULATION in run.stats) == default_population, (name, sorted(run.stats))
+    if name == "ci":  # its thresholds file was read and every rule in it judged, and passed
+        rules = tomllib.loads((CONFIG / "thresholds.toml").read_text())["thresholds"]
+        judged = {t["name"]: t["passed"] for t in run.summary["thresholds"]}
+        for rule in (r for scoped in rules.values() for r in scoped):
+            assert any(n.endswith(rule) for n in judged), (rule, judged)
+        assert all(judged.values()) and run.summary["passed"], judged

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from metrics.agent import LISTEN_PREFIX, TOKEN_ENV, WatchedProcess, find_process
+from metrics.embedded_target import EmbeddedTarget
 from metrics.target_sampler import (
     AgentSource,
     LocalProcessSource,
@@ -86,6 +87,14 @@ class Agents:
             proc.kill()
             out, err = proc.communicate()
         return out + err
+
+
+@pytest.fixture(scope="module")
+def idle_target() -> Iterator[EmbeddedTarget]:
+    """This module's own target, which no test gives a job: its queue depth stays 0 whatever
+    other modules do to the session's shared target, in any order or process."""
+    with EmbeddedTarget("--workers", "2") as t:
+        yield t
 
 
 @pytest.fixture
@@ -162,8 +171,8 @@ def test_local_source_of_a_process_that_ended_is_a_source_error() -> None:
         source.sample()
 
 
-def test_agent_serves_the_target_and_requires_its_token(start_target, agents) -> None:
-    target = start_target("--workers", "2")
+def test_agent_serves_the_target_and_requires_its_token(idle_target, agents) -> None:
+    target = idle_target
     proc, url = agents.start("--port", "0", "--pid", str(target.pid), token=TOKEN)
     sample = AgentSource(url, token=TOKEN).sample()
     assert sample.children >= 2 and sample.rss_bytes > 0 and sample.threads > 0
@@ -195,7 +204,8 @@ def test_agent_bad_flags_are_one_line_and_exit_2(flags: list[str], says: str) ->
     assert "Traceback" not in run.stderr and run.stdout == ""
 
 
-def test_prometheus_source_reads_the_targets_own_metrics(target) -> None:
+def test_prometheus_source_reads_the_targets_own_metrics(idle_target) -> None:
+    target = idle_target
     source = PrometheusSource(target.url)
     first = source.sample()
     rss = psutil.Process(target.pid).memory_info().rss
@@ -212,7 +222,7 @@ NODE_EXPORTER = """\
 node_cpu_seconds_total{{cpu="0",mode="idle"}} {idle0}
 node_cpu_seconds_total{{cpu="0",mode="user"}} {user0}
 node_cpu_seconds_total{{cpu="1",mode="idle"}} {idle1}
-node_cpu_seconds_total{{cpu="1",mode="iowait"}} 5
+node_cpu_seconds_total{{cpu="1",mode="iowait"}} {iowait1}
 node_cpu_seconds_total{{cpu="1",mode="system"}} {user1}
 # TYPE node_memory_MemTotal_bytes gauge
 node_memory_MemTotal_bytes 8e+09
@@ -229,7 +239,7 @@ node_disk_written_bytes_total{{device="sda"}} 4096
 
 
 def test_prometheus_source_maps_node_exporter_series_exactly() -> None:
-    page = {"text": NODE_EXPORTER.format(idle0=100, user0=50, idle1=100, user1=50)}
+    page = {"text": NODE_EXPORTER.format(idle0=100, user0=50, idle1=100, iowait1=5, user1=50)}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -252,9 +262,10 @@ def test_prometheus_source_maps_node_exporter_series_exactly() -> None:
         assert (first.host_mem_total_bytes, first.host_mem_used_bytes) == (8e9, 2e9)
         assert first.load1 == 1.5 and first.net_recv_bytes == 1024
         assert first.disk_write_bytes == 4096 and first.rss_bytes is None
-        # 40 s of CPU time pass, 30 of them idle: 25 % busy
-        page["text"] = NODE_EXPORTER.format(idle0=115, user0=55, idle1=115, user1=55)
-        assert source.sample().host_cpu_percent == 25.0
+        # 50 s of CPU time pass, 40 of them idle or iowait (not busy): 20 % busy
+        page["text"] = NODE_EXPORTER.format(idle0=115, user0=55, idle1=115, iowait1=15,
+                                            user1=55)
+        assert source.sample().host_cpu_percent == 20.0
     finally:
         server.shutdown()
         server.server_close()
