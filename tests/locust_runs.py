@@ -11,6 +11,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,3 +94,18 @@ def run_locust(*args: str, tmp_path: Path, locustfile: str = LOCUSTFILE, timeout
     stats, failures = read_stats(prefix)
     return LocustRun(done.returncode, done.stdout, done.stderr, stats, failures,
                      tmp_path / "rundir" if run_dir else None)
+
+
+RUNS_AT_ONCE = 2
+"""Real runs a module fixture starts side by side: independent runs overlap their start-up
+and wind-down, and two at a time keep a 2-core machine from distorting their checks."""
+
+
+def run_locust_many(runs: Mapping[str, Sequence[str]], tmp_path: Path,
+                    at_once: int = RUNS_AT_ONCE, **kwargs) -> dict[str, LocustRun]:
+    """``run_locust(*args)`` for each named run, ``at_once`` at a time, each in
+    ``tmp_path / name``; the same keyword arguments for all."""
+    with ThreadPoolExecutor(at_once) as pool:
+        futures = {name: pool.submit(run_locust, *args, tmp_path=tmp_path / name, **kwargs)
+                   for name, args in runs.items()}
+        return {name: future.result() for name, future in futures.items()}

@@ -18,6 +18,7 @@ import sys
 import textwrap
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -212,8 +213,9 @@ def test_local_run_leaves_a_complete_run_dir_matching_locust(tmp_path):
     meta, rows, events, summary = check_run_dir(run_dir)
 
     assert summary["complete"] is True and summary["incomplete_reasons"] == []
-    assert 7 <= len(rows) <= 10, len(rows)                    # ~one row per second of -t 8s
-    assert 7.5 <= summary["duration_s"] <= 9 and summary["users_max"] == 2
+    # ~one row per second of -t 8s; the upper bounds only catch a run that never ended
+    assert 7 <= len(rows) <= 14, len(rows)
+    assert 7.5 <= summary["duration_s"] <= 12 and summary["users_max"] == 2
     # Exactly Locust's own totals (its --json-file is final; the CSV can lag a request or so)
     locust = locust_totals(tmp_path / "locust.json")
     assert summary_totals(summary) == locust
@@ -232,15 +234,18 @@ def test_local_run_leaves_a_complete_run_dir_matching_locust(tmp_path):
 
 
 def start_master_and_workers(locustfile: str, env: dict, tmp_path: Path, run_dir: Path,
-                             run_time: str) -> tuple[subprocess.Popen, list[subprocess.Popen]]:
-    """A headless master expecting 2 workers on a free loopback port, and the 2 workers."""
+                             run_time: str, users: int = 4, extra: Sequence[str] = (),
+                             ) -> tuple[subprocess.Popen, list[subprocess.Popen]]:
+    """A headless master expecting 2 workers on a free loopback port, and the 2 workers;
+    ``extra``: more master arguments (e.g. user class names)."""
     port = free_port()
     base = [sys.executable, "-m", "locust", "-f", locustfile]
     master = subprocess.Popen(
         [*base, "--headless", "--master", "--master-bind-host", "127.0.0.1",
          "--master-bind-port", str(port), "--expect-workers", "2", "--expect-workers-max-wait",
-         "30", "-u", "4", "-r", "4", "-t", run_time, "--only-summary", "--run-dir", str(run_dir),
-         "--json-file", str(tmp_path / "locust"), "--exit-code-on-error", "0"],
+         "30", "-u", str(users), "-r", str(users), "-t", run_time, "--only-summary",
+         "--run-dir", str(run_dir), "--json-file", str(tmp_path / "locust"),
+         "--exit-code-on-error", "0", *extra],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     workers = [subprocess.Popen(
         [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
@@ -413,5 +418,6 @@ def test_web_ui_runs_each_get_a_complete_run_dir(tmp_path, distributed):
         assert summary["complete"] is True, (path, summary["incomplete_reasons"], err[-2000:])
         assert events[-1]["reason"] == "stopped" and events[-1]["late_slots"] == 0
         assert summary["total"]["count"] == sum(r["total"]["count"] for r in rows) > 0
-        assert 2.5 <= summary["duration_s"] <= 5 and len(meta["workers"]) == 2 * distributed
+        # 3 s between /swarm and /stop; on a busy machine the stop itself may take seconds
+        assert 2.5 <= summary["duration_s"] <= 10 and len(meta["workers"]) == 2 * distributed
     assert not Path(f"{run_dir}-3").exists()
