@@ -28,12 +28,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _Terminated(Exception):
-    """SIGTERM arrived: stop like Ctrl-C (uvicorn re-raises the signal after its shutdown)."""
+class _Stop:
+    """SIGTERM (what launchers send) as a request to stop, never an exception raised in
+    whatever code it lands in: before serving it skips the server; while serving it asks
+    uvicorn to shut down (uvicorn also re-raises a SIGTERM it caught, after its shutdown)."""
 
+    asked = False
+    server: object = None
 
-def _terminate(_signum: int, _frame: object) -> None:
-    raise _Terminated
+    @classmethod
+    def handle(cls, _signum: int, _frame: object) -> None:
+        cls.asked = True
+        if cls.server is not None:
+            cls.server.should_exit = True  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,12 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if config.db_path is None:
         scratch = Path(tempfile.mkdtemp(prefix="quantload-target-"))
         config = config.__class__(**{**config.__dict__, "db_path": scratch / "target.db"})
-    # SIGTERM (what launchers send) ends the target as cleanly as Ctrl-C: exit 0, and the
-    # scratch database removed, whatever it interrupts.
-    signal.signal(signal.SIGTERM, _terminate)
+    # SIGTERM ends the target as cleanly as Ctrl-C: exit 0, the scratch database removed.
+    signal.signal(signal.SIGTERM, _Stop.handle)
     try:
         return _serve(args, config, parser)
-    except (KeyboardInterrupt, _Terminated):
+    except KeyboardInterrupt:
         return 0
     finally:
         if scratch is not None:
@@ -88,11 +94,11 @@ def _serve(args, config, parser) -> int:
             app, log_level=args.log_level, access_log=False, lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False,
         ))
-        try:
-            server.run(sockets=[sock])
-        except (KeyboardInterrupt, _Terminated):
-            pass
-        return 0 if server.started else 1
+        _Stop.server = server
+        if _Stop.asked:  # stopped before it served: a clean stop all the same
+            return 0
+        server.run(sockets=[sock])
+        return 0 if server.started or _Stop.asked else 1
     finally:
         sock.close()
 
