@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import theilslopes
 
 from reports.analysis.tables import JsonResult
 
@@ -110,6 +109,9 @@ def _slope(y: np.ndarray, x: np.ndarray) -> tuple[float, float, float, float] | 
     """Theil-Sen (slope, intercept, CI low, CI high); None when x does not vary."""
     if x.size < 2 or np.ptp(x) == 0:
         return None
+    # Imported here: scipy costs about 0.5 s, and load generators only need it at a run's end.
+    from scipy.stats import theilslopes
+
     result = theilslopes(y, x, alpha=CONFIDENCE)
     return (float(result.slope), float(result.intercept), float(result.low_slope),
             float(result.high_slope))

@@ -23,7 +23,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit, nnls
 
 from reports.analysis.tables import JsonResult
 
@@ -68,6 +67,10 @@ class UslFit(JsonResult):
 
 def _linearised(n: np.ndarray, x: np.ndarray) -> tuple[float, float, float] | None:
     """(sigma, kappa, lam) from NNLS on ``N / X``; None when degenerate."""
+    # scipy is imported where it is used: it costs about 0.5 s, and load generators
+    # import this package at start but fit only at a run's end.
+    from scipy.optimize import nnls
+
     design = np.column_stack([np.ones_like(n), n - 1, n * (n - 1)])
     (a, b, c), _ = nnls(design, n / x)
     if a <= 0:
@@ -78,6 +81,8 @@ def _linearised(n: np.ndarray, x: np.ndarray) -> tuple[float, float, float] | No
 def _refined(n: np.ndarray, x: np.ndarray, start: tuple[float, float, float],
              ) -> tuple[float, float, float]:
     """Least squares on X itself, within the bounds; ``start`` when it does not converge."""
+    from scipy.optimize import OptimizeWarning, curve_fit
+
     sigma0, kappa0, lam0 = start
     try:
         with warnings.catch_warnings():  # the covariance is not used: its warning is noise
