@@ -7,10 +7,15 @@ Playwright's own browser download is not used (it cannot be fetched here);
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The binary itself, not Debian's /usr/bin/chromium shell wrapper: Playwright then talks to
+# the process it started, and stopping it leaves no wrapper-spawned browser behind.
+REAL_CHROMIUM = Path("/usr/lib/chromium/chromium")
+CHROMIUM = str(REAL_CHROMIUM) if REAL_CHROMIUM.exists() else (shutil.which("chromium")
+                                                                 or "/usr/bin/chromium")
 # Without the background-networking flags chromium keeps calling out to Google's
 # hosts, which a closed network refuses.
 CHROMIUM_ARGS = [
@@ -20,6 +25,6 @@ CHROMIUM_ARGS = [
 
 
 def launch(playwright):
-    if not shutil.which("chromium"):
+    if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed (.ci/run: apt-get install chromium)")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

@@ -148,20 +148,23 @@ def test_progress_names_the_stage_and_load():
 
 # -- real runs against the reference target ---------------------------------------------------
 
-FAST_SEARCH = ("--breakpoint-min-window-s", "2", "--breakpoint-window-requests", "100",
-               "--breakpoint-start-rate", "4")
-"""Faster than the defaults (shorter windows, one step less), still well within 10 %."""
+FAST_SEARCH = ("--breakpoint-min-window-s", "2", "--breakpoint-window-requests", "50")
+"""Faster than the defaults (shorter windows), still well within 10 %."""
+START_FRACTION = 1 / 8
+"""The real searches start at truth/8: the doubling steps below that prove nothing new."""
 
 CAPACITY_RE = re.compile(r"breakpoint: capacity ([\d.]+) req/s")
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 @pytest.mark.parametrize("slots,service_ms", [(2, 50), (15, 50)])
 def test_search_finds_the_reference_targets_capacity(slots, service_ms, tmp_path: Path):
     truth = slots * 1000 / service_ms
     run = run_locust(
         "--exit-code-on-error", "0",
         "--target-flags", f"--slots {slots} --service-ms {service_ms}", *FAST_SEARCH,
+        "--breakpoint-start-rate", f"{truth * START_FRACTION:g}",
         "ArrivalRateUser", tmp_path=tmp_path, locustfile=f"{LOCUSTFILE},{BREAKPOINT_SHAPE}",
         timeout=240, env={"QUANTLOAD_RUN_DIR": str(tmp_path / "results")})
     assert run.returncode == 0, run.stderr[-3000:]

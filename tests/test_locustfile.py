@@ -40,8 +40,8 @@ def test_bad_target_flags_are_one_line(tmp_path):
     assert "Traceback" not in run.stderr
 
 
-def test_default_population_against_embedded_target(tmp_path):
-    run = run_locust("-u", "6", "-r", "6", "-t", "12s", "--seed", "3", tmp_path=tmp_path)
+def test_default_population_against_embedded_target(default_run):
+    run = default_run  # conftest's shared run of the default population, no class named
     assert run.returncode == 0, run.stderr[-2000:]
     assert "started the reference target at http://127.0.0.1:" in run.stderr
     assert run.count() > 0 and int(run.total["Failure Count"]) == 0, run.failures

@@ -3,11 +3,13 @@
 The same checks as ``python -m bench.report_accuracy`` (imported from it), each a real
 locust run in a subprocess against the embedded target, read from its summary.json:
 
-- leak: ``leak.slope_kb_per_request`` within 25 % of ``--leak-kb-per-request 64`` (verdict
+- leak: ``leak.slope_kb_per_request`` within 10 % of ``--leak-kb-per-request 64`` (verdict
   "leak"), and verdict "none" without the knob. The two runs go side by side (each has its
   own target; memory is measured per target) and last 75 s, not the bench's 90 s: a 65 s
   window after the 10 s warm-up, still above the analysis's 60 s / 1000 requests minimum;
-- latency: the p50 of GET /v1/strategies within 3 ms of ``--latency-ms 20`` at light load.
+- latency: the p50 of GET /v1/strategies with ``--latency-ms 20`` against the same route's
+  p50 with ``--latency-ms 0``, run one after the other in the same test: the difference is
+  the added 20 ms (at least 19 ms; at most 3 ms over, the route's own time cancelling out).
 
 About 2 minutes in all on a 2-core machine. The capacity check (breakpoint profile vs
 N*1000/S) is not here: 1.5-3 minutes a setting is too slow for ``make test``; it runs in
@@ -20,7 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench.report_accuracy import Check, latency_check, leak_check, no_leak_check
+from bench.report_accuracy import (
+    Check,
+    latency_check,
+    leak_check,
+    net_latency_error,
+    no_leak_check,
+)
 from tests.locust_runs import assert_gone, started_targets
 
 pytestmark = pytest.mark.slow
@@ -44,14 +52,14 @@ def leak_runs(tmp_path_factory) -> tuple[Check, Check]:
         return leaking.result(), clean.result()
 
 
-def test_leak_slope_within_25_percent_of_the_knob(leak_runs):
+def test_leak_slope_within_10_percent_of_the_knob(leak_runs):
     check, _ = leak_runs
     _assert_clean(check)
     leak = check.run.summary["leak"]
     assert leak["requests_in_window"] >= 1000, leak
     assert check.passed, check.describe()
     assert leak["verdict"] == "leak"
-    assert abs(leak["slope_kb_per_request"] - 64) <= 0.25 * 64
+    assert abs(leak["slope_kb_per_request"] - 64) <= 0.10 * 64
 
 
 def test_no_leak_gives_verdict_none(leak_runs):
@@ -62,7 +70,20 @@ def test_no_leak_gives_verdict_none(leak_runs):
     assert check.run.summary["leak"]["verdict"] == "none"
 
 
-def test_read_p50_within_3_ms_of_added_latency(tmp_path):
-    check = latency_check(tmp_path, latency_ms=20)
-    _assert_clean(check)
-    assert check.passed, check.describe()
+LATENCY_MS = 20.0
+LATENCY_RUN_S = 6
+NET_BELOW_MS = 1.0
+"""The added latency must show at least this close: a recorder that loses time fails."""
+NET_ABOVE_MS = 3.0
+"""Queueing on a busy 2-core machine adds to the slower run; the knob is a floor, not exact."""
+
+
+@pytest.mark.timing
+def test_read_p50_grows_by_the_added_latency(tmp_path):
+    with_latency = latency_check(tmp_path / "added", latency_ms=LATENCY_MS, run_s=LATENCY_RUN_S)
+    baseline = latency_check(tmp_path / "baseline", latency_ms=0.0, run_s=LATENCY_RUN_S)
+    for check in (with_latency, baseline):
+        _assert_clean(check)
+        assert check.value is not None and check.value > 0, check.describe()
+    net = net_latency_error(with_latency, baseline, LATENCY_MS)
+    assert -NET_BELOW_MS <= net <= NET_ABOVE_MS, (with_latency.describe(), baseline.describe())

@@ -224,10 +224,9 @@ def test_pure_modules_do_not_import_locust():
 
 # -- live arrival-rate changes, for real ------------------------------------------------------
 
-OPEN_RAMP = ("--shape-unit", "rps", "--ramp-peak", "100", "--ramp-up-s", "10",
-             "--ramp-hold-s", "5", "--ramp-down-s", "5", "ArrivalRateUser")
-OPEN_RAMP_ARRIVALS = sum([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]) + 5 * 100 \
-    + sum([100, 80, 60, 40, 20])
+OPEN_RAMP = ("--shape-unit", "rps", "--ramp-peak", "100", "--ramp-up-s", "5",
+             "--ramp-hold-s", "3", "--ramp-down-s", "5", "ArrivalRateUser")
+OPEN_RAMP_ARRIVALS = sum([0, 20, 40, 60, 80]) + 3 * 100 + sum([100, 80, 60, 40, 20])
 """The ramp's arrivals, tick by tick: the scheduler follows each second's rate exactly."""
 
 
