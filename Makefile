@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 3
 
 .PHONY: install demo test bench calibrate screenshot lint format clean
 
@@ -28,7 +29,7 @@ demo: $(STAMP)
 # Fails if either phase fails or runs no test (pytest's exit 5).
 test: $(STAMP)
 	@start=$$(date +%s); \
-	$(PY) -m pytest -m "not timing" -n 2 --dist loadfile $(PYTEST_ARGS); a=$$?; \
+	$(PY) -m pytest -m "not timing" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS); a=$$?; \
 	$(PY) -m pytest -m timing -p no:xdist $(PYTEST_ARGS); b=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s wall (not timing: exit $$a, timing: exit $$b)"; \
 	for rc in $$a $$b; do \
@@ -41,6 +42,7 @@ bench: $(STAMP)
 	$(PY) -m bench.generator_overhead
 	$(PY) -m bench.hook_overhead
 	$(PY) -m bench.recording_cost
+	$(PY) -m bench.import_cost
 	$(PY) -m bench.report_render
 
 # Accuracy against the reference target's known truths (minutes; not part of make test).

@@ -148,8 +148,9 @@ def test_progress_names_the_stage_and_load():
 
 # -- real runs against the reference target ---------------------------------------------------
 
-FAST_SEARCH = ("--breakpoint-min-window-s", "2", "--breakpoint-window-requests", "50")
-"""Faster than the defaults (shorter windows), still well within 10 %."""
+FAST_SEARCH = ("--breakpoint-min-window-s", "2", "--breakpoint-window-requests", "25")
+"""Faster than the defaults: short windows far below the break (25 requests tell a healthy
+step), 2 s windows near it; still well within 10 %."""
 START_FRACTION = 1 / 8
 """The real searches start at truth/8: the doubling steps below that prove nothing new."""
 
