@@ -66,7 +66,8 @@ class JsonResult:
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as JSON-ready data (no numpy scalars, None for NaN)."""
-        return json_ready(self)
+        data: dict[str, Any] = json_ready(self)
+        return data
 
 
 def _histogram(values_ms: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +219,11 @@ _TAGGED = re.compile(r"^(?P<base>.*?)\s*\[(?P<tag>[^\]]+)\]\s*$")
 _YEARS = re.compile(r"(?i)(?P<n>\d+(?:\.\d+)?)\s*y")
 
 
-def _tagged_rows(endpoints: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str, Mapping]]:
+TaggedRow = tuple[str, str, str, Mapping[str, Any]]
+"""(method, base name, tag lower-cased, row)."""
+
+
+def _tagged_rows(endpoints: Sequence[Mapping[str, Any]]) -> list[TaggedRow]:
     """(method, base name, tag lower-cased, row) of every row named ``"<base> [<tag>]"``."""
     found = []
     for row in endpoints:
@@ -259,7 +264,7 @@ def cache_effect(endpoints: Sequence[Mapping[str, Any]]) -> list[CacheEffect]:
     """One :class:`CacheEffect` per (method, base name) with ``[cold]``/``[warm]``/``[changed]``
     rows, sorted by name then method; when a tag appears twice the row with more requests
     counts. Empty when no row carries those tags."""
-    best: dict[tuple[str, str], dict[str, Mapping]] = {}
+    best: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
     for method, base, tag, row in _tagged_rows(endpoints):
         if tag not in ("cold", "warm", "changed"):
             continue
@@ -306,15 +311,15 @@ def data_size_scaling(endpoints: Sequence[Mapping[str, Any]]) -> DataSizeScaling
     requests); a size appearing twice keeps its row with more requests. None with
     fewer than 2 sizes having a p50.
     """
-    groups: dict[tuple[str, str], dict[float, Mapping]] = {}
+    groups: dict[tuple[str, str], dict[float, Mapping[str, Any]]] = {}
     for method, base, tag, row in _tagged_rows(endpoints):
         match = _YEARS.fullmatch(tag)
         if not match or _p50(row) is None:
             continue
         sizes = groups.setdefault((method, base), {})
-        years = float(match["n"])
-        if years not in sizes or (row.get("count") or 0) > (sizes[years].get("count") or 0):
-            sizes[years] = row
+        size = float(match["n"])
+        if size not in sizes or (row.get("count") or 0) > (sizes[size].get("count") or 0):
+            sizes[size] = row
     if not groups:
         return None
     (method, base), sizes = max(groups.items(), key=lambda kv: (

@@ -39,7 +39,8 @@ NEGLIGIBLE = 1e-6
 def usl_throughput(n: np.ndarray, sigma: float, kappa: float, lam: float) -> np.ndarray:
     """X(N) of the USL for the given parameters."""
     n = np.asarray(n, dtype=float)
-    return lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+    x: np.ndarray = lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+    return x
 
 
 @dataclass(frozen=True)
