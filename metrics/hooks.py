@@ -47,7 +47,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from metrics.collector import FINAL_MESSAGE, Collector
 from metrics.embedded_target import EmbeddedTarget, TargetStartError
 from metrics.gate import ThresholdGate
-from metrics.options import ARRIVAL_RATE_MESSAGE, add_options, check_after_parse
+from metrics.options import add_options, check_after_parse
 from metrics.progress import ProgressPrinter
 from metrics.run_report import RunReporter
 from metrics.session import RunSession, SummaryHook
@@ -56,6 +56,7 @@ from metrics.webui import install_report_link
 from reports.threshold_options import thresholds_from_options
 from reports.thresholds import ThresholdError
 from scenarios.catalogue import shape_instance
+from users.arrival_rate_user import ARRIVAL_RATE_MESSAGE
 
 logger = logging.getLogger("quantload")
 TARGET_KEY_ENV = "QUANTLOAD_TARGET_API_KEY"

@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 DEFAULT_SEED = 0
-ARRIVAL_RATE_MESSAGE = "quantload:arrival_rate"
-"""Master -> workers: a shape changed the total arrival rate (data: the new rate)."""
 
 
 def positive_float(text: str) -> float:

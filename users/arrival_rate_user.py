@@ -45,7 +45,6 @@ from gevent.pool import Group
 from locust import constant, task
 from locust.runners import MasterRunner
 
-from metrics.options import ARRIVAL_RATE_MESSAGE  # master -> workers: the new total rate
 from users.api import ROUTE_BACKTESTS, ROUTE_MARKET_DATA, ROUTE_STRATEGIES, BacktestApi
 from users.common import ApiUser, option
 
@@ -65,6 +64,9 @@ STOP_GRACE_S = 2.0
 
 RATE_POLL_S = 0.25
 """Longest the scheduler sleeps before re-reading the rate (bounds a live change's delay)."""
+
+ARRIVAL_RATE_MESSAGE = "quantload:arrival_rate"
+"""Master -> workers: a shape changed the total arrival rate (data: the new rate)."""
 
 DROPPED_REQUEST_TYPE = "DROPPED"
 """The request type (method column) of dropped arrivals in Locust's stats."""
