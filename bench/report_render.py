@@ -36,7 +36,7 @@ from pathlib import Path
 
 from bench.machine import machine
 from bench.synthetic_run import DAY_S
-from metrics.run_store import TIMESERIES_FILE
+from rundir.layout import TIMESERIES_FILE
 
 RATIO_BUDGET = 2.5
 """Render CPU time / read-the-rows-once CPU time, both fresh processes, same run."""

@@ -14,7 +14,7 @@ reference API, generated with numpy in seconds instead of run for a day:
 - the target's CPU, RSS growing by ``leak_bytes_per_request`` per request (a slow
   leak), threads, host readings and queue depth; one generator (``local``) whose
   CPU crosses 90 % once (the ``generator_overloaded`` / ``generator_recovered`` pair);
-- ``meta.json``, ``events.jsonl``, ``histograms/`` (via :class:`RunStore`) and
+- ``meta.json``, ``events.jsonl``, ``histograms/`` (via :class:`RunFiles`) and
   ``summary.json`` (via :func:`build_summary`, ``complete: true``).
 
     python -m bench.synthetic_run PATH [--intervals 86400] [--endpoints 10] [--seed 0]
@@ -34,12 +34,9 @@ import numpy as np
 
 from metrics.generator import OverloadTracker
 from metrics.latency import HIGHEST_US, Cell, merge_cells, new_histogram
-from metrics.run_store import (
-    TIMESERIES_FILE,
-    RunStore,
-    iso,
-)
 from metrics.summary import ROW_PERCENTILES, build_summary
+from rundir.files import RunFiles, iso
+from rundir.layout import TIMESERIES_FILE
 
 START_EPOCH = 1_795_161_600.25
 """2026-11-20, a little after midnight UTC: a fixed start, so a seed gives the same files."""
@@ -388,7 +385,7 @@ def write_synthetic_run(path: Path | str, *, intervals: int = DAY_S, endpoints: 
     rng = np.random.default_rng(seed)
     model = _Model(intervals, endpoint_specs(endpoints), rng, leak_bytes_per_request)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(START_EPOCH))}-soak"
-    store = RunStore(path, run_id)  # truncates timeseries.jsonl and events.jsonl
+    store = RunFiles(path, run_id)  # truncates timeseries.jsonl and events.jsonl
     try:
         store.write_meta(_meta(run_id, intervals, seed, leak_bytes_per_request))
         writer = _Writer(model, rng)

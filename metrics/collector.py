@@ -1,4 +1,4 @@
-"""The Locust side of latency recording and the run store: who records, who writes, when.
+"""The Locust side of latency recording and the run directory: who records, who writes, when.
 
 ``metrics.hooks`` wires one :class:`Collector`'s methods to Locust events; this
 module holds what they do, per kind of process:
@@ -37,14 +37,9 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from metrics.generator import ProcessSampler
 from metrics.latency import GeneratorSample, Slot, SlotRecorder
 from metrics.run_meta import describe_run, profile_stem
-from metrics.run_store import (
-    DEFAULT_APDEX_T_MS,
-    DEFAULT_INTERVAL_S,
-    RunStore,
-    claim_run_dir,
-    make_run_id,
-)
 from metrics.session import WORKER_REPORT_INTERVAL_S, RunSession, SummaryHook
+from rundir.files import RunFiles
+from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, claim_run_dir, make_run_id
 
 logger = logging.getLogger("quantload.metrics")
 
@@ -130,7 +125,7 @@ class Collector:
         run_id = make_run_id(now, profile_stem(options))
         path = claim_run_dir(run_id, getattr(options, "run_dir", None), self._runs)
         self.session = RunSession(
-            RunStore(path, run_id), start_epoch=now, interval_s=interval,
+            RunFiles(path, run_id), start_epoch=now, interval_s=interval,
             apdex_t_ms=float(getattr(options, "apdex_t_ms", None) or DEFAULT_APDEX_T_MS),
             meta=describe_run(environment, self.role, self.target_started()),
             summary_hooks=self.summary_hooks)

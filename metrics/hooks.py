@@ -17,7 +17,7 @@ this module tells you every side effect the suite has on a Locust run:
 - workers follow a shape's live arrival-rate changes (``ARRIVAL_RATE_MESSAGE``);
 - a progress line every 10 s on the console (``metrics.progress``): stage, offered
   load, achieved throughput, elapsed and remaining time;
-- latency histograms and the run store (``metrics.collector``): ``request``
+- latency histograms and the run directory (``metrics.collector``): ``request``
   records into per-second HDR histograms; ``report_to_master`` /
   ``worker_report`` carry workers' slots to the master (plus a custom
   ``quantload_final`` message with a worker's last slots); ``test_start`` opens a

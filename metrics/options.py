@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
+from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, DEFAULT_RESULTS_DIR
+
 DEFAULT_SEED = 0
 
 
@@ -59,7 +61,6 @@ def add_options(parser) -> None:
     group.add_argument("--shape", choices=SHAPES, default=None, env_var="QUANTLOAD_SHAPE",
                        include_in_web_ui=False,
                        help="load shape from scenarios/ (a profile's 'shape = NAME')")
-    from metrics.run_store import add_run_options  # here: run_store imports this module
     from metrics.target_sampler import add_target_metrics_option
     from reports.threshold_options import add_threshold_options
     from scenarios.options import add_scenario_options
@@ -68,6 +69,22 @@ def add_options(parser) -> None:
     add_scenario_options(group)
     add_target_metrics_option(group)
     add_threshold_options(group)
+
+
+def add_run_options(parser) -> None:
+    """The run directory's options: where it goes, its row width, Apdex T."""
+    parser.add_argument("--run-dir", default=None, env_var="QUANTLOAD_RUN_DIR",
+                        include_in_web_ui=False,
+                        help="write this run's results here instead of "
+                             f"{DEFAULT_RESULTS_DIR}/<run-id>/ (later runs of the same "
+                             "process get -2, -3 ...)")
+    parser.add_argument("--interval", type=positive_float, default=DEFAULT_INTERVAL_S,
+                        env_var="QUANTLOAD_INTERVAL", include_in_web_ui=False,
+                        help="seconds per timeseries row and latency slot (default 1)")
+    parser.add_argument("--apdex-t-ms", type=positive_float, default=DEFAULT_APDEX_T_MS,
+                        env_var="QUANTLOAD_APDEX_T_MS",
+                        help="Apdex threshold T in ms: <= T satisfied, <= 4T tolerating "
+                             "(default 500)")
 
 
 def host_error(host: str | None) -> str | None:

@@ -2,7 +2,7 @@
 
 The api key is never read here; ``--target-flags`` values that look like keys
 and any credentials or query string in a host URL are scrubbed
-(:func:`metrics.run_store.redact_flags`, :func:`~metrics.run_store.public_host`).
+(:func:`rundir.redact.redact_flags`, :func:`~rundir.redact.public_host`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import locust
 from locust.env import Environment
 
-from metrics.run_store import public_host, redact_flags
+from rundir.redact import public_host, redact_flags
 
 
 def profile_stem(options: Any) -> str:
@@ -25,7 +25,7 @@ def profile_stem(options: Any) -> str:
 
 
 def describe_run(environment: Environment, mode: str, embedded_target: bool) -> dict[str, Any]:
-    """The static part of ``meta.json`` (the run store adds ids, times and workers)."""
+    """The static part of ``meta.json`` (the run writer adds ids, times and workers)."""
     options = environment.parsed_options
     config = getattr(options, "config", None)
     shape = environment.shape_class

@@ -1,7 +1,7 @@
 """One test run as the master (or the local runner) sees it: slots in, run directory out.
 
 :class:`RunSession` owns a run's :class:`~metrics.aggregate.Aggregator` and
-:class:`~metrics.run_store.RunStore`: it turns due slots into timeseries rows,
+:class:`~rundir.files.RunFiles`: it turns due slots into timeseries rows,
 tracks workers and generator overload as events, and at the end writes the
 histograms, ``summary.json`` and the final ``meta.json``. It knows nothing of
 Locust (times and worker ids come in as plain values), so a whole run -
@@ -20,8 +20,8 @@ from typing import Any
 from metrics.aggregate import FINAL, Aggregator, MergedSlot
 from metrics.generator import OverloadTracker
 from metrics.latency import GeneratorSample, Slot, merge_cells
-from metrics.run_store import RunStore, iso
 from metrics.summary import build_row, build_summary
+from rundir.files import RunFiles, iso
 
 logger = logging.getLogger("quantload.metrics")
 
@@ -46,7 +46,7 @@ class RunSession:
     """A run being written. Create it at test start; call :meth:`add` / :meth:`note` as data
     comes, :meth:`advance` every interval, :meth:`finish` once at the end."""
 
-    def __init__(self, store: RunStore, *, start_epoch: float, interval_s: float,
+    def __init__(self, store: RunFiles, *, start_epoch: float, interval_s: float,
                  apdex_t_ms: float, meta: Mapping[str, Any], grace: int | None = None,
                  summary_hooks: Iterable[SummaryHook] = ()) -> None:
         self.store = store

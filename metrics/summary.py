@@ -1,4 +1,4 @@
-"""Pure maths of the run store: percentiles, Apdex, rows and ``summary.json``.
+"""Pure maths of the run directory: percentiles, Apdex, rows and ``summary.json``.
 
 Histograms and counts in, plain dicts out; no I/O and no Locust, so every
 number is tested against synthetic data of known answer.

@@ -21,7 +21,8 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from metrics.latency import decode
-from metrics.run_store import (
+from metrics.summary import is_request
+from rundir.layout import (
     EVENTS_FILE,
     HISTOGRAM_INDEX,
     HISTOGRAMS_DIR,
@@ -29,7 +30,6 @@ from metrics.run_store import (
     SUMMARY_FILE,
     TIMESERIES_FILE,
 )
-from metrics.summary import is_request
 
 NAN = float("nan")
 WS_MESSAGE_TYPE = "WS_MSG"

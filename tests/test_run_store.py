@@ -25,15 +25,9 @@ import pytest
 import requests
 
 from metrics.latency import new_histogram, to_us
-from metrics.run_store import (
-    REDACTED,
-    claim_run_dir,
-    make_run_id,
-    public_host,
-    redact_flags,
-    slugify,
-    write_atomic,
-)
+from rundir.files import write_atomic
+from rundir.layout import claim_run_dir, make_run_id, slugify
+from rundir.redact import REDACTED, public_host, redact_flags
 from tests.locust_runs import REPO, run_locust
 
 RUN_FILES = {"meta.json", "timeseries.jsonl", "events.jsonl", "summary.json", "histograms",

@@ -18,8 +18,8 @@ from bench.synthetic_run import START_EPOCH, _Model, _Writer, endpoint_specs, wr
 from metrics.agent import Sample
 from metrics.generator import ProcessSampler
 from metrics.latency import HIGHEST_US, Cell
-from metrics.run_store import HISTOGRAM_INDEX, HISTOGRAMS_DIR, TIMESERIES_FILE
 from metrics.summary import build_row
+from rundir.layout import HISTOGRAM_INDEX, HISTOGRAMS_DIR, TIMESERIES_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERVALS = 600

@@ -1,0 +1,70 @@
+"""The run directory's layout (DESIGN.md, "The run directory"): names, defaults, run ids.
+
+``results/<run-id>/`` by default (``--run-dir PATH`` overrides), holding:
+
+- ``meta.json`` - what ran: profile, user classes, users, shape, host, versions,
+  start/stop, workers seen; never a secret (:mod:`rundir.redact`);
+- ``timeseries.jsonl`` - one row per interval, appended as the run goes;
+- ``events.jsonl`` - the same, for events (test start/stop, workers, overload);
+- ``histograms/`` - the final cumulative HDR histogram per endpoint (standard
+  V2 base64 encoding, microseconds), with ``index.json`` naming each file;
+- ``summary.json`` - written at stop.
+
+Writing is :mod:`rundir.files` (and :mod:`rundir.writer` above it), reading
+:mod:`rundir.reader`; both take every name from here.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+DEFAULT_RESULTS_DIR = "results"
+"""Parent of the per-run directories, relative to the working directory."""
+DEFAULT_INTERVAL_S = 1.0
+"""Width of a timeseries row (and of a latency slot)."""
+DEFAULT_APDEX_T_MS = 500.0
+"""Apdex T: at or under it a request satisfies, up to 4T it is tolerated."""
+RUN_ID_TIME_FORMAT = "%Y%m%d-%H%M%S"
+MAX_SLUG_CHARS = 80
+
+META_FILE = "meta.json"
+TIMESERIES_FILE = "timeseries.jsonl"
+EVENTS_FILE = "events.jsonl"
+SUMMARY_FILE = "summary.json"
+HISTOGRAMS_DIR = "histograms"
+HISTOGRAM_INDEX = "index.json"
+TOTAL_HISTOGRAM = "_total"
+"""File stem of the all-endpoints histogram (no endpoint slug starts with ``_``)."""
+
+
+def slugify(text: str) -> str:
+    """Lower-case letters, digits, ``_`` and single dashes: safe as a file or directory name."""
+    slug = re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-")
+    return slug[:MAX_SLUG_CHARS] or "run"
+
+
+def make_run_id(epoch: float, stem: str) -> str:
+    """``20261121-091500-<stem>``: local start time, then the profile or locustfile name."""
+    return f"{time.strftime(RUN_ID_TIME_FORMAT, time.localtime(epoch))}-{slugify(stem)}"
+
+
+def claim_run_dir(run_id: str, explicit: str | None = None, nth: int = 1,
+                  results_dir: str = DEFAULT_RESULTS_DIR) -> Path:
+    """The directory for a run: ``explicit`` (``-<nth>`` appended from the second run of a
+    process), else a new ``results/<run-id>`` (``-2``, ``-3`` ... if it exists)."""
+    if explicit:
+        path = Path(explicit if nth == 1 else f"{explicit}-{nth}")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    base = Path(results_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        path = base / (run_id if n == 1 else f"{run_id}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free run directory for {run_id} in {base}")
