@@ -20,8 +20,8 @@ works like wrk2 or k6's ``constant-arrival-rate`` executor:
   unfinished part of the current interval over at the new rate, so there is no
   drift, no burst and no extra arrival. :func:`set_arrival_rate` changes it
   (a load shape calls it; on a master it is broadcast to the workers as the
-  ``ARRIVAL_RATE_MESSAGE`` custom message, applied by
-  :func:`on_arrival_rate_message`).
+  ``ARRIVAL_RATE_MESSAGE`` custom message, which the suite's Locust wiring
+  applies on each worker).
 * Latency is measured from the *intended* start, so time lost to a late
   scheduler or a wait for a free connection counts (wrk2's correction).
 * At most ``max_in_flight`` requests are outstanding; an arrival that finds the
@@ -338,8 +338,8 @@ def set_arrival_rate(environment: Any, rate: float) -> None:
     """Make every ``ArrivalRateUser`` scheduler follow ``rate`` (total req/s) from now on.
 
     Sets ``parsed_options.arrival_rate`` in this process; on a master it also
-    sends ``ARRIVAL_RATE_MESSAGE`` to the workers, whose handler
-    (:func:`on_arrival_rate_message`) does the same there. A load shape calls
+    sends ``ARRIVAL_RATE_MESSAGE`` to the workers, whose handler (registered by
+    the suite's Locust wiring) does the same there. A load shape calls
     it from ``tick()`` on the master or local runner.
     """
     rate = float(rate)
@@ -349,22 +349,6 @@ def set_arrival_rate(environment: Any, rate: float) -> None:
         environment.parsed_options.arrival_rate = rate
     if isinstance(environment.runner, MasterRunner):
         environment.runner.send_message(ARRIVAL_RATE_MESSAGE, rate)
-
-
-def on_arrival_rate_message(environment: Any, msg: Any, **_kwargs: Any) -> None:
-    """Worker handler of ``ARRIVAL_RATE_MESSAGE``: follow the master's new total rate.
-
-    Register it on workers: ``runner.register_message(ARRIVAL_RATE_MESSAGE,
-    on_arrival_rate_message)``. A malformed rate is logged and ignored.
-    """
-    try:
-        rate = float(msg.data)
-    except (TypeError, ValueError):
-        rate = math.nan
-    if not (math.isfinite(rate) and rate > 0) or environment.parsed_options is None:
-        logger.warning("ignored %s message with data %r", ARRIVAL_RATE_MESSAGE, msg.data)
-        return
-    environment.parsed_options.arrival_rate = rate
 
 
 def _cumulative_weights(mix: Mapping[str, float]) -> list[float]:
