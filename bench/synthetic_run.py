@@ -5,7 +5,7 @@ reference API, generated with numpy in seconds instead of run for a day:
 
 - every request is a sampled latency (log-normal per endpoint, slower in the
   busy half of a daily cycle, 4-10x slower during occasional spikes), so each
-  row's percentiles, max and mean are exactly what :func:`metrics.summary.build_row`
+  row's percentiles, max and mean are exactly what :func:`rundir.records.build_row`
   computes from HDR histograms of those requests (HDR's rank rule and
   highest-equivalent values, vectorised), and the final histograms, ``summary.json``
   and the rows all count the same requests;
@@ -34,9 +34,10 @@ import numpy as np
 
 from metrics.generator import OverloadTracker
 from metrics.latency import HIGHEST_US, Cell, merge_cells, new_histogram
-from metrics.summary import ROW_PERCENTILES, build_summary
+from metrics.summary import ROW_PERCENTILES
 from rundir.files import RunFiles, iso
 from rundir.layout import TIMESERIES_FILE
+from rundir.records import build_summary
 
 START_EPOCH = 1_795_161_600.25
 """2026-11-20, a little after midnight UTC: a fixed start, so a seed gives the same files."""

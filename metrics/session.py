@@ -20,8 +20,8 @@ from typing import Any
 from metrics.aggregate import FINAL, Aggregator, MergedSlot
 from metrics.generator import OverloadTracker
 from metrics.latency import GeneratorSample, Slot, merge_cells
-from metrics.summary import build_row, build_summary
 from rundir.files import RunFiles, iso
+from rundir.records import build_row, build_summary
 
 logger = logging.getLogger("quantload.metrics")
 

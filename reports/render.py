@@ -22,7 +22,6 @@ import jinja2
 import numpy as np
 import plotly.offline
 
-from metrics.summary import is_request
 from reports import figures
 from reports.analysis import usl_curve
 from reports.charts import MAX_POINTS
@@ -30,6 +29,7 @@ from reports.figures import scatter
 from reports.report_sections import capacity_section, leak_view, verdict_cards
 from reports.run_analysis import RunAnalysis, analyse_run, usl_concurrency
 from reports.run_data import RunData, load_run
+from rundir.layout import is_request
 
 REPORT_FILE = "report.html"
 TEMPLATES = Path(__file__).with_name("templates")

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from metrics.summary import is_request, split_key
 from reports.analysis import (
     BreakLimits,
     CacheEffect,
@@ -42,6 +41,7 @@ from reports.analysis import (
     segment_steps,
 )
 from reports.run_data import RunData, RunSeries
+from rundir.layout import is_request, split_key
 
 MIN_STEPS = 2
 """Fewer steady steps than this: the run was not stepped; no breaking-point analysis."""

@@ -21,19 +21,20 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from metrics.latency import decode
-from metrics.summary import is_request
 from rundir.layout import (
     EVENTS_FILE,
     HISTOGRAM_INDEX,
     HISTOGRAMS_DIR,
     META_FILE,
+    QUEUE_TYPE,
     SUMMARY_FILE,
     TIMESERIES_FILE,
+    WS_MESSAGE_TYPE,
+    is_request,
 )
 
 NAN = float("nan")
-WS_MESSAGE_TYPE = "WS_MSG"
-QUEUE_DEPTH_KEY = "QUEUE depth"
+QUEUE_DEPTH_KEY = f"{QUEUE_TYPE} depth"
 _decode = json.JSONDecoder().decode
 
 

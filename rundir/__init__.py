@@ -1,6 +1,7 @@
 """The run directory, the suite's central contract (DESIGN.md, "The run directory").
 
-``layout`` (file names, defaults, run ids), ``redact`` (never a secret in
+``layout`` (file names, defaults, run ids, pseudo-request types), ``records``
+(what a row and ``summary.json`` hold), ``redact`` (never a secret in
 ``meta.json``), ``files`` (whole lines appended, whole files replaced).
 
 Import from the modules; this package itself imports nothing.

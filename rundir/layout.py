@@ -10,6 +10,9 @@
   V2 base64 encoding, microseconds), with ``index.json`` naming each file;
 - ``summary.json`` - written at stop.
 
+Rows and the summary are keyed by endpoint, ``"METHOD name"`` (:func:`split_key`);
+some "methods" are not requests to the target (:data:`PSEUDO_REQUEST_TYPES`).
+
 Writing is :mod:`rundir.files` (and :mod:`rundir.writer` above it), reading
 :mod:`rundir.reader`; both take every name from here.
 """
@@ -37,6 +40,23 @@ HISTOGRAMS_DIR = "histograms"
 HISTOGRAM_INDEX = "index.json"
 TOTAL_HISTOGRAM = "_total"
 """File stem of the all-endpoints histogram (no endpoint slug starts with ``_``)."""
+
+JOB_TYPE = "JOB"
+"""Job durations (JobUser, BacktestUser): end to end, processing."""
+QUEUE_TYPE = "QUEUE"
+"""Queue readings (JobUser): depth, running."""
+WS_MESSAGE_TYPE = "WS_MSG"
+"""WebSocket progress messages (WebSocketUser): delivery latency."""
+WS_RATE_TYPE = "WS_RATE"
+"""WebSocket message rates (WebSocketUser)."""
+DROPPED_TYPE = "DROPPED"
+"""Arrivals dropped over the in-flight cap (ArrivalRateUser)."""
+PSEUDO_REQUEST_TYPES = frozenset({JOB_TYPE, QUEUE_TYPE, WS_MESSAGE_TYPE, WS_RATE_TYPE,
+                                  DROPPED_TYPE})
+"""Request types (Locust's method column) some user classes record that are not requests to
+the target. Locust's aggregate (``total``) includes them; ``requests`` (rows and summary)
+leaves them out. The user classes name their own (they import no run directory); a test
+checks each is in this set."""
 
 
 def slugify(text: str) -> str:
@@ -68,3 +88,14 @@ def claim_run_dir(run_id: str, explicit: str | None = None, nth: int = 1,
         except FileExistsError:
             continue
     raise FileExistsError(f"no free run directory for {run_id} in {base}")
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``"POST /v1/backtests"`` -> ``("POST", "/v1/backtests")`` (method, name)."""
+    method, _, name = key.partition(" ")
+    return method, name
+
+
+def is_request(key: str) -> bool:
+    """Is the endpoint key ``"METHOD name"`` a request to the target (not a pseudo-request)?"""
+    return split_key(key)[0] not in PSEUDO_REQUEST_TYPES

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import psutil
 import pytest
 
+from rundir.layout import PSEUDO_REQUEST_TYPES
 from tests.locust_runs import LOCUSTFILE, started_targets
 from tests.test_faults import GONE_WITHIN_S, embedded_target_tree, kill_left, scratch_dir
 from tests.test_run_store import (
@@ -102,7 +103,7 @@ def test_job_queue_and_websocket_measurements_are_rows(run):
         assert run.locust[key][0] > 0 and summary_totals(run.summary)[key] == run.locust[key]
     # requests exclude the measurements; total (Locust's aggregate) includes them
     measured = sum(c for k, (c, _) in run.locust.items() if k.split()[0] in
-                   {"JOB", "QUEUE", "WS_MSG", "WS_RATE", "DROPPED"})
+                   PSEUDO_REQUEST_TYPES)
     assert run.summary["requests"]["count"] == run.summary["total"]["count"] - measured
 
 

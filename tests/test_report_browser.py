@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from metrics.summary import is_request
+from rundir.layout import is_request
 from tests.browser import launch
 from tests.locust_runs import REPO, run_locust
 

@@ -1,4 +1,5 @@
-"""metrics.summary: percentiles, Apdex, rows and summary.json on data of known answer."""
+"""metrics.summary and rundir.records: percentiles, Apdex, rows and summary.json on data of
+known answer."""
 
 from __future__ import annotations
 
@@ -7,14 +8,8 @@ import random
 import pytest
 
 from metrics.latency import Cell, new_histogram, to_us
-from metrics.summary import (
-    ROW_PERCENTILES,
-    SUMMARY_PERCENTILES,
-    apdex,
-    build_row,
-    build_summary,
-    percentiles_us,
-)
+from metrics.summary import ROW_PERCENTILES, SUMMARY_PERCENTILES, apdex, percentiles_us
+from rundir.records import build_row, build_summary
 
 DESIGN_SUMMARY_KEYS = {"run_id", "duration_s", "users_max", "endpoints", "total",
                        "breaking_point", "leak", "thresholds", "passed"}

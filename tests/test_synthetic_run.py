@@ -1,6 +1,6 @@
 """The report-rendering benchmark's input (bench/synthetic_run.py) stays honest: its run
 directory renders like a real one, and its rows are shaped and computed as the suite's own
-(:func:`metrics.summary.build_row`, :class:`metrics.session.RunSession`) write them."""
+(:func:`rundir.records.build_row`, :class:`metrics.session.RunSession`) write them."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from bench.synthetic_run import START_EPOCH, _Model, _Writer, endpoint_specs, wr
 from metrics.agent import Sample
 from metrics.generator import ProcessSampler
 from metrics.latency import HIGHEST_US, Cell
-from metrics.summary import build_row
 from rundir.layout import HISTOGRAM_INDEX, HISTOGRAMS_DIR, TIMESERIES_FILE
+from rundir.records import build_row
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERVALS = 600

@@ -38,6 +38,10 @@ from locust import between, tag, task
 from users.api import FINAL_JOB_STATUSES, ROUTE_JOB_EVENTS
 from users.common import ApiUser
 
+MESSAGE_REQUEST_TYPE = "WS_MSG"
+"""Request type of a progress message's delivery latency (a measurement, not a request)."""
+RATE_REQUEST_TYPE = "WS_RATE"
+"""Request type of a stream's message rate (a measurement, not a request)."""
 RATE_NAME = "messages_per_s"
 DISCONNECT_NAME = "disconnect"
 CLOSE_NORMAL = 1000
@@ -127,7 +131,7 @@ class WebSocketUser(ApiUser):
             break
         if first_open is not None and count[0]:
             elapsed = max(time.perf_counter() - first_open, 1e-6)
-            self._fire(RATE_NAME, "WS_RATE", count[0] / elapsed, length=count[0])
+            self._fire(RATE_NAME, RATE_REQUEST_TYPE, count[0] / elapsed, length=count[0])
         return final
 
     def _connect(self, url: str) -> float:
@@ -189,7 +193,7 @@ class WebSocketUser(ApiUser):
                 sent_at = float(message["sent_at"])
         except (ValueError, TypeError, KeyError) as e:
             bad = ValueError(f"malformed event message: {type(e).__name__}")
-            self._fire(ROUTE_JOB_EVENTS, "WS_MSG", 0, length=len(data), exception=bad)
+            self._fire(ROUTE_JOB_EVENTS, MESSAGE_REQUEST_TYPE, 0, length=len(data), exception=bad)
             return None
         if "error" in message:
             error = message["error"]
@@ -198,7 +202,7 @@ class WebSocketUser(ApiUser):
             self._fire(ROUTE_JOB_EVENTS, "WS_CONNECT", 0, exception=rejected)
             raise rejected
         latency_ms = max(0.0, (received - sent_at) * 1000)  # clamp clock skew
-        self._fire(ROUTE_JOB_EVENTS, "WS_MSG", latency_ms, length=len(data))
+        self._fire(ROUTE_JOB_EVENTS, MESSAGE_REQUEST_TYPE, latency_ms, length=len(data))
         return message.get("status")
 
     def _sleep_backoff(self, attempt: int) -> None:
