@@ -64,7 +64,7 @@ marks = []
 mark()
 from reports.render import render_report
 from reports.run_analysis import analyse_run
-from reports.run_data import load_run
+from rundir.reader import load_run
 mark()
 run = load_run(sys.argv[1])
 mark()

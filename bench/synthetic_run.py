@@ -338,7 +338,7 @@ class _Writer:
 
 
 def _meta(run_id: str, n: int, seed: int, leak_bytes_per_request: float) -> dict:
-    """``meta.json`` as :class:`metrics.session.RunSession` writes it for a local soak
+    """``meta.json`` as :class:`rundir.writer.RunWriter` writes it for a local soak
     (locust's version from its metadata: importing locust here would monkey-patch late)."""
     stop = START_EPOCH + n * INTERVAL_S
     return {

@@ -5,7 +5,7 @@ module holds what they do, per kind of process:
 
 - **local runner**: records request events into a
   :class:`~metrics.latency.SlotRecorder`; a ticker greenlet hands each finished
-  slot to the :class:`~metrics.session.RunSession`, which writes its row.
+  slot to the :class:`~rundir.writer.RunWriter`, which writes its row.
 - **worker**: records the same way; a ticker samples the process's CPU/RSS for
   each finished slot; on ``report_to_master`` (every 3 s) every finished slot
   since the last report rides along in ``data["quantload"]``. At test stop it
@@ -37,9 +37,9 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from metrics.generator import ProcessSampler
 from metrics.latency import GeneratorSample, Slot, SlotRecorder
 from metrics.run_meta import describe_run, profile_stem
-from metrics.session import WORKER_REPORT_INTERVAL_S, RunSession, SummaryHook
 from rundir.files import RunFiles
 from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, claim_run_dir, make_run_id
+from rundir.writer import WORKER_REPORT_INTERVAL_S, RunWriter, SummaryHook
 
 logger = logging.getLogger("quantload.metrics")
 
@@ -65,7 +65,7 @@ class Collector:
 
     def __init__(self, summary_hooks: list[SummaryHook] | None = None,
                  target_started: Callable[[], bool] = lambda: False,
-                 finished_hooks: list[Callable[[RunSession], None]] | None = None) -> None:
+                 finished_hooks: list[Callable[[RunWriter], None]] | None = None) -> None:
         """``summary_hooks`` fill summary sections before it is written; ``finished_hooks``
         run once the run directory is complete (the report); ``target_started`` says
         whether this process started the embedded reference target (for meta.json)."""
@@ -75,7 +75,7 @@ class Collector:
         self.environment: Environment | None = None
         self.role = "local"
         self.recorder: SlotRecorder | None = None
-        self.session: RunSession | None = None
+        self.writer: RunWriter | None = None
         self.sampler: ProcessSampler | None = None
         self._runs = 0
         self._ticker: Greenlet | None = None
@@ -116,7 +116,7 @@ class Collector:
             self.recorder = SlotRecorder(start, interval)
             self._start_ticker(self._worker_tick, start, interval)
             return
-        if self.session is not None and not self.session.finished:
+        if self.writer is not None and not self.writer.finished:
             self._finish()
         self._runs += 1
         self._stopped_at = None
@@ -124,19 +124,19 @@ class Collector:
         self._next_note_k = 0
         run_id = make_run_id(now, profile_stem(options))
         path = claim_run_dir(run_id, getattr(options, "run_dir", None), self._runs)
-        self.session = RunSession(
+        self.writer = RunWriter(
             RunFiles(path, run_id), start_epoch=now, interval_s=interval,
             apdex_t_ms=float(getattr(options, "apdex_t_ms", None) or DEFAULT_APDEX_T_MS),
             meta=describe_run(environment, self.role, self.target_started()),
             summary_hooks=self.summary_hooks)
-        environment.quantload_run = self.session  # type: ignore[attr-defined]
+        environment.quantload_run = self.writer  # type: ignore[attr-defined]
         logger.info("quantload run %s: writing %s", run_id, path)
         if self.role == "master" and options is not None:
             # Custom attributes of the master's parsed_options reach workers with each spawn.
             options.quantload_run_id = run_id
             options.quantload_run_start = now
             for worker_id in self._live_workers():
-                self.session.worker_seen(worker_id, now, self._worker_index(worker_id))
+                self.writer.worker_seen(worker_id, now, self._worker_index(worker_id))
         else:
             self.recorder = SlotRecorder(now, interval)
         self._start_ticker(self._tick, now, interval)
@@ -145,7 +145,7 @@ class Collector:
         """Stopping begins: the load ends here. No row is written from now on until the run
         is finished (a master waits for users to stop before ``test_stop``, and workers
         leave ``runner.clients`` before their final report is in)."""
-        if self.role != "worker" and self.session is not None and self._stopped_at is None:
+        if self.role != "worker" and self.writer is not None and self._stopped_at is None:
             self._stopped_at = time.time()
 
     def on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
@@ -158,20 +158,20 @@ class Collector:
             except Exception:  # noqa: BLE001 - the next stats report carries them instead
                 logger.warning("quantload: final slots not sent now; next report takes them")
             return
-        if self.session is None or self.session.finished:
+        if self.writer is None or self.writer.finished:
             return
         if self._stopped_at is None:
             self._stopped_at = time.time()
         if self.role == "local":
             self._finish()
         elif self._waiter is None:
-            self._waiter = gevent.spawn(self._await_final_reports, self.session)
+            self._waiter = gevent.spawn(self._await_final_reports, self.writer)
 
     def on_quitting_begins(self, environment: Environment, **_kwargs: Any) -> None:
         """First of the ``quitting`` listeners (before the runner's own, which stops the test):
         a run still going when the process quits was cut short (Ctrl-C, SIGTERM)."""
-        session = self.session
-        if session is not None and not session.finished and self._stopped_at is None:
+        writer = self.writer
+        if writer is not None and not writer.finished and self._stopped_at is None:
             self._interrupted = True
 
     def on_quitting(self, environment: Environment, **_kwargs: Any) -> None:
@@ -181,7 +181,7 @@ class Collector:
         quitting listeners): users still firing meanwhile would be in Locust's totals and
         not in ours. Its ``test_stop`` then writes the run.
         """
-        if self.role == "worker" or self.session is None or self.session.finished:
+        if self.role == "worker" or self.writer is None or self.writer.finished:
             return
         if self._stopped_at is None:
             self._interrupted = True
@@ -227,12 +227,12 @@ class Collector:
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
         payload = data.get(PAYLOAD_KEY)
-        session = self.session
-        if not payload or session is None or session.finished:
+        writer = self.writer
+        if not payload or writer is None or writer.finished:
             return
-        session.worker_seen(client_id, time.time(), self._worker_index(client_id))
+        writer.worker_seen(client_id, time.time(), self._worker_index(client_id))
         for batch in payload.get("batches", []):
-            if batch.get("run") != session.run_id:
+            if batch.get("run") != writer.run_id:
                 logger.debug("dropped a report of run %s from %s", batch.get("run"), client_id)
                 continue
             try:
@@ -240,12 +240,12 @@ class Collector:
             except (KeyError, TypeError, ValueError):  # never fatal to the master
                 logger.exception("quantload: unreadable slots from worker %s", client_id)
                 continue
-            session.add(client_id, slots, batch.get("through"), final=bool(batch.get("final")))
+            writer.add(client_id, slots, batch.get("through"), final=bool(batch.get("final")))
 
     def on_worker_connect(self, client_id: str, **_kwargs: Any) -> None:
-        session = self.session
-        if session is not None and not session.finished and self._stopped_at is None:
-            session.worker_seen(client_id, time.time(), self._worker_index(client_id))
+        writer = self.writer
+        if writer is not None and not writer.finished and self._stopped_at is None:
+            writer.worker_seen(client_id, time.time(), self._worker_index(client_id))
 
     # -- tickers ---------------------------------------------------------------------------
 
@@ -265,26 +265,26 @@ class Collector:
 
     def _tick(self, now: float, now_k: int) -> None:
         """Master / local: note this process's view of the slot just ended, write due rows."""
-        session, runner = self.session, self.environment.runner
-        if session is None or session.finished or runner is None:
+        writer, runner = self.writer, self.environment.runner
+        if writer is None or writer.finished or runner is None:
             return
         if self._stopped_at is not None:
             # Stopping: workers leave runner.clients before their final report is in, so
             # nothing is due until _finish flushes (with the users as they were at stop).
             return
-        self._note_own(session, now_k - 1, runner.user_count)
+        self._note_own(writer, now_k - 1, runner.user_count)
         if self.role == "local":
             if self.recorder is not None:
-                session.add(LOCAL_SOURCE, self.recorder.take(now_k), now_k - 1)
-            session.advance(now, [LOCAL_SOURCE])
+                writer.add(LOCAL_SOURCE, self.recorder.take(now_k), now_k - 1)
+            writer.advance(now, [LOCAL_SOURCE])
             return
         live = self._live_workers()
-        for worker_id in set(session.workers) - live:
+        for worker_id in set(writer.workers) - live:
             state = ("missing" if worker_id in runner.clients else "quit")
-            session.worker_lost(worker_id, now, state)
-        session.advance(now, live)
+            writer.worker_lost(worker_id, now, state)
+        writer.advance(now, live)
 
-    def _note_own(self, session: RunSession, last_k: int, users: int) -> None:
+    def _note_own(self, writer: RunWriter, last_k: int, users: int) -> None:
         """Note this process's own view (users, its CPU/RSS, the target) for the slots up to
         ``last_k`` not noted yet: normally just the one that ended, more after a stall."""
         if last_k < self._next_note_k:
@@ -292,7 +292,7 @@ class Collector:
         own = LOCAL_SOURCE if self.role == "local" else MASTER_GENERATOR
         sample, target, load = self._sample(), self.target_sample(), self._load()
         for k in range(self._next_note_k, last_k + 1):
-            session.note(k, users=users, generator=(own, sample), target=target, load=load)
+            writer.note(k, users=users, generator=(own, sample), target=target, load=load)
         self._next_note_k = last_k + 1
 
     def _load(self) -> dict[str, Any] | None:
@@ -324,25 +324,25 @@ class Collector:
         indexes = getattr(self.environment.runner, "worker_indexes", {})
         return indexes.get(worker_id)
 
-    def _await_final_reports(self, session: RunSession) -> None:
+    def _await_final_reports(self, writer: RunWriter) -> None:
         """Finish once every worker of the run has sent its last slots (or after a while).
 
         Waits on the run's own worker list: a worker leaves ``runner.clients`` when it
         reports "stopped", before its final report arrives with the next stats report.
         """
         deadline = time.monotonic() + FINAL_REPORT_WAIT_S
-        while time.monotonic() < deadline and not session.finished:
-            if all(w in session.final_from or info["lost"] for w, info in session.workers.items()):
+        while time.monotonic() < deadline and not writer.finished:
+            if all(w in writer.final_from or info["lost"] for w, info in writer.workers.items()):
                 break
             gevent.sleep(FINAL_POLL_S)
-        if self.session is session and not session.finished:
+        if self.writer is writer and not writer.finished:
             self._finish()
 
     def _finish(self) -> None:
         """Write the run: complete unless it was interrupted or a worker's last slots are
         missing (the reasons go in ``incomplete_reasons``)."""
-        session = self.session
-        if session is None or session.finished:
+        writer = self.writer
+        if writer is None or writer.finished:
             return
         self._stop_ticker()
         if self._waiter is not None and self._waiter is not gevent.getcurrent():
@@ -352,29 +352,29 @@ class Collector:
         runner = self.environment.runner if self.environment is not None else None
         if runner is not None:  # the slots since the last tick; users as they were at stop
             users = sum(getattr(runner, "final_user_classes_count", {}).values())
-            self._note_own(session, session.slot_of(stop), users or runner.user_count)
+            self._note_own(writer, writer.slot_of(stop), users or runner.user_count)
         if self.recorder is not None:
-            session.add(LOCAL_SOURCE, self.recorder.take(), None, final=True)
+            writer.add(LOCAL_SOURCE, self.recorder.take(), None, final=True)
             self.recorder = None
         reasons = ["interrupted"] if self._interrupted else []
-        missing = [w for w, info in session.workers.items()
-                   if not info["lost"] and w not in session.final_from]
+        missing = [w for w, info in writer.workers.items()
+                   if not info["lost"] and w not in writer.final_from]
         if self.role == "master" and not self._interrupted:
             reasons += [f"no final report from worker {w}" for w in sorted(missing)]
-        stop_reason = "interrupted" if self._interrupted else self._stop_reason(session, stop)
-        summary = session.finish(stop, complete=not reasons, reasons=reasons,
+        stop_reason = "interrupted" if self._interrupted else self._stop_reason(writer, stop)
+        summary = writer.finish(stop, complete=not reasons, reasons=reasons,
                                  stop_reason=stop_reason)
-        logger.info("quantload run %s written to %s (complete: %s)", session.run_id,
-                    session.store.path, summary["complete"])
+        logger.info("quantload run %s written to %s (complete: %s)", writer.run_id,
+                    writer.store.path, summary["complete"])
         for hook in self.finished_hooks:
             try:
-                hook(session)
+                hook(writer)
             except Exception:  # the run is written; a failing report must not hide that
                 logger.exception("quantload: after-run step %r failed", hook)
 
-    def _stop_reason(self, session: RunSession, stop: float) -> str:
+    def _stop_reason(self, writer: RunWriter, stop: float) -> str:
         run_time = getattr(self.environment.parsed_options, "run_time", None)
-        if run_time and stop - session.start >= run_time - RUN_TIME_SLACK_S:
+        if run_time and stop - writer.start >= run_time - RUN_TIME_SLACK_S:
             return "run_time"
         return "stopped"
 

@@ -83,12 +83,12 @@ class ThresholdGate:
                 event("threshold_abort", threshold=breach.name, observed=breach.observed)
                 runner.quit()
 
-    def summary_hook(self, summary: dict[str, Any], session: Any) -> None:
+    def summary_hook(self, summary: dict[str, Any], writer: Any) -> None:
         """Fill ``thresholds`` and ``passed``, print them, write junit.xml, set the exit code."""
         results = final_results(self.thresholds, summary, self.breach)
         summary["thresholds"] = [r.as_dict() for r in results]
         summary["passed"] = all(r.passed for r in results)
-        write_junit(session.path / JUNIT_FILENAME, results,
+        write_junit(writer.path / JUNIT_FILENAME, results,
                     duration_s=float(summary.get("duration_s") or 0.0))
         if not results:
             return

@@ -50,11 +50,11 @@ from metrics.gate import ThresholdGate
 from metrics.options import add_options, check_after_parse
 from metrics.progress import ProgressPrinter
 from metrics.run_report import RunReporter
-from metrics.session import RunSession, SummaryHook
 from metrics.target_watch import TargetWatch
 from metrics.webui import install_report_link
 from reports.threshold_options import thresholds_from_options
 from reports.thresholds import ThresholdError
+from rundir.writer import RunWriter, SummaryHook
 from scenarios.catalogue import shape_instance
 from users.arrival_rate_user import ARRIVAL_RATE_MESSAGE
 
@@ -65,7 +65,7 @@ EXIT_INTERRUPTED = 130
 _state: dict[str, EmbeddedTarget | None] = {"target": None}
 
 SUMMARY_HOOKS: list[SummaryHook] = []
-"""Called as ``hook(summary, session)`` before ``summary.json`` is written, in order; a hook
+"""Called as ``hook(summary, writer)`` before ``summary.json`` is written, in order; a hook
 fills its own section (``breaking_point`` and ``leak``, then ``thresholds`` and ``passed``)."""
 _reporter = RunReporter()
 _collector = Collector(SUMMARY_HOOKS, target_started=lambda: _state["target"] is not None,
@@ -77,7 +77,7 @@ SUMMARY_HOOKS.extend([_reporter.summary_hook, _gate.summary_hook])
 _collector.target_sample = _watch.sample  # the target's reading goes into every row
 
 
-def current_run(environment: Environment) -> RunSession | None:
+def current_run(environment: Environment) -> RunWriter | None:
     """The run being written, or the last one written (``.path``, ``.run_id``, ``.summary``
     once finished); None before the first test starts and in worker processes."""
     return getattr(environment, "quantload_run", None)
@@ -182,13 +182,13 @@ def _follow_arrival_rate(environment: Environment, msg, **_kwargs) -> None:
 
 def _watch_run(environment: Environment, **_kwargs) -> None:
     """After the collector opened the run: sample the target, watch abort thresholds."""
-    session = current_run(environment)
-    if isinstance(environment.runner, WorkerRunner) or session is None:
+    writer = current_run(environment)
+    if isinstance(environment.runner, WorkerRunner) or writer is None:
         return
     target = _state["target"]
     _watch.start(environment.parsed_options, target.pid if target else None,
-                 target.url if target else None, session.event)
-    _gate.on_test_start(environment, session.event)
+                 target.url if target else None, writer.event)
+    _gate.on_test_start(environment, writer.event)
     _progress.start(environment)
     _reporter.environment = environment
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metrics.session import RunSession
+from rundir.writer import RunWriter
 
 if TYPE_CHECKING:
     from reports.run_analysis import RunAnalysis
-    from reports.run_data import RunData
+    from rundir.reader import RunData
 
 # ``reports`` (numpy, scipy, plotly, Jinja2) is imported when a run ends, not at start: every
 # locust process, workers included, would otherwise pay about 1.9 s for it before any load.
@@ -34,31 +34,31 @@ class RunReporter:
         self.environment: Any = None
         self.last_report: Path | None = None
         """The newest report written (the web UI serves it)."""
-        self._analysed: tuple[RunSession, RunData, RunAnalysis] | None = None
+        self._analysed: tuple[RunWriter, RunData, RunAnalysis] | None = None
 
-    def summary_hook(self, summary: dict[str, Any], session: RunSession) -> None:
+    def summary_hook(self, summary: dict[str, Any], writer: RunWriter) -> None:
         from reports.run_analysis import analyse_run, breaking_point_section, leak_section
-        from reports.run_data import load_run
+        from rundir.reader import load_run
 
-        run = load_run(session.path, summary=summary, histograms=False)
+        run = load_run(writer.path, summary=summary, histograms=False)
         search = getattr(self.environment, "quantload_breakpoint", None)
         analysis = analyse_run(run, search=search if isinstance(search, dict) else None)
         summary["breaking_point"] = breaking_point_section(analysis)
         summary["leak"] = leak_section(analysis)
-        self._analysed = (session, run, analysis)
+        self._analysed = (writer, run, analysis)
 
-    def after_finish(self, session: RunSession) -> None:
+    def after_finish(self, writer: RunWriter) -> None:
         from reports.render import render_report
-        from reports.run_data import read_events, read_histograms
+        from rundir.reader import read_events, read_histograms
 
         analysed, self._analysed = self._analysed, None
-        if analysed is not None and analysed[0] is session:
+        if analysed is not None and analysed[0] is writer:
             _, run, analysis = analysed
             # the final histograms and the test_stop event are written by now
-            run.histograms = read_histograms(session.path, run.problems)
-            run.events = read_events(session.path, run.problems)
-            path = render_report(session.path, run=run, analysis=analysis)
+            run.histograms = read_histograms(writer.path, run.problems)
+            run.events = read_events(writer.path, run.problems)
+            path = render_report(writer.path, run=run, analysis=analysis)
         else:  # the analysis hook failed: render from the directory alone
-            path = render_report(session.path)
+            path = render_report(writer.path)
         self.last_report = path
         print(f"quantload report: {path}", flush=True)

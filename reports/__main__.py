@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reports import compare
 from reports.render import render_report
-from reports.run_data import RunDirError
+from rundir.reader import RunDirError
 
 EXIT_BAD_INPUT = 2
 USAGE = ("usage: python -m reports render RUN_DIR [--out PATH]\n"

@@ -38,8 +38,8 @@ from typing import Any, NoReturn
 
 from jinja2 import Environment, FileSystemLoader
 
-from reports.run_data import RunData, RunDirError, load_run
 from rundir.layout import is_request
+from rundir.reader import RunData, RunDirError, load_run
 
 __all__ = ["Comparison", "EndpointComparison", "MetricChange", "compare_summaries", "main",
            "parse_percentage", "run_compare"]

@@ -23,7 +23,7 @@ from reports.charts import (
     time_axis,
     values,
 )
-from reports.run_data import HistogramData, RunSeries
+from rundir.reader import HistogramData, RunSeries
 
 MB = 1024 * 1024
 

@@ -28,8 +28,8 @@ from reports.charts import MAX_POINTS
 from reports.figures import scatter
 from reports.report_sections import capacity_section, leak_view, verdict_cards
 from reports.run_analysis import RunAnalysis, analyse_run, usl_concurrency
-from reports.run_data import RunData, load_run
 from rundir.layout import is_request
+from rundir.reader import RunData, load_run
 
 REPORT_FILE = "report.html"
 TEMPLATES = Path(__file__).with_name("templates")

@@ -11,7 +11,7 @@ from typing import Any
 
 from reports.analysis import LeakRules
 from reports.run_analysis import RunAnalysis
-from reports.run_data import RunData
+from rundir.reader import RunData
 
 
 def _n(value: float | None, decimals: int = 1) -> str:

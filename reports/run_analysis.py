@@ -1,4 +1,4 @@
-"""A whole run analysed: :class:`~reports.run_data.RunData` in, :class:`RunAnalysis` out.
+"""A whole run analysed: :class:`~rundir.reader.RunData` in, :class:`RunAnalysis` out.
 
 The glue between the run directory and the pure functions of
 :mod:`reports.analysis`: it picks which numbers feed which analysis (the target's
@@ -40,8 +40,8 @@ from reports.analysis import (
     scalability,
     segment_steps,
 )
-from reports.run_data import RunData, RunSeries
 from rundir.layout import is_request, split_key
+from rundir.reader import RunData, RunSeries
 
 MIN_STEPS = 2
 """Fewer steady steps than this: the run was not stepped; no breaking-point analysis."""

@@ -2,7 +2,9 @@
 
 ``layout`` (file names, defaults, run ids, pseudo-request types), ``records``
 (what a row and ``summary.json`` hold), ``redact`` (never a secret in
-``meta.json``), ``files`` (whole lines appended, whole files replaced).
+``meta.json``), ``files`` (whole lines appended, whole files replaced),
+``writer`` (the run writer: slots in, rows, events, histograms and summary out)
+and ``reader`` (a run directory read back, for the reports).
 
 Import from the modules; this package itself imports nothing.
 """

@@ -1,4 +1,4 @@
-"""metrics.aggregate and metrics.session driven with fake slots: order, late and lost workers,
+"""metrics.aggregate and rundir.writer driven with fake slots: order, late and lost workers,
 the files a run leaves, and memory that stays flat over 10,000 intervals (no Locust)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 from metrics.aggregate import Aggregator
 from metrics.latency import Slot, SlotRecorder
-from metrics.session import RunSession
 from rundir.files import RunFiles
+from rundir.writer import RunWriter
 
 START = 1_700_000_000.0
 GRACE = 6
@@ -88,7 +88,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def test_a_session_writes_the_run_directory(tmp_path):
     store = RunFiles(tmp_path / "run", "r-1")
-    session = RunSession(store, start_epoch=START, interval_s=1.0, apdex_t_ms=500,
+    session = RunWriter(store, start_epoch=START, interval_s=1.0, apdex_t_ms=500,
                          meta={"users": 4})
     for w in ("w1", "w2"):
         session.worker_seen(w, START, index=int(w[1]) - 1)
@@ -130,7 +130,7 @@ def test_a_failing_summary_hook_does_not_cost_the_summary(tmp_path):
     def thresholds(summary, session):
         summary["thresholds"] = [{"name": "p95_ms<300", "observed": 5.0, "passed": True}]
 
-    session = RunSession(RunFiles(tmp_path, "h"), start_epoch=START, interval_s=1.0,
+    session = RunWriter(RunFiles(tmp_path, "h"), start_epoch=START, interval_s=1.0,
                          apdex_t_ms=500, meta={}, summary_hooks=[broken, thresholds])
     session.add("local", [slot(0)], 0)
     summary = session.finish(START + 1, complete=True)
@@ -138,7 +138,7 @@ def test_a_failing_summary_hook_does_not_cost_the_summary(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
 
 
-def run_intervals(session: RunSession, first: int, last: int, blob: dict) -> None:
+def run_intervals(session: RunWriter, first: int, last: int, blob: dict) -> None:
     """Two workers per interval: one sends encoded slots (as over the wire), one live ones."""
     for k in range(first, last):
         session.add("w1", [Slot.from_wire({**blob, "k": k})], k)
@@ -149,7 +149,7 @@ def run_intervals(session: RunSession, first: int, last: int, blob: dict) -> Non
 
 @pytest.mark.timeout(120)
 def test_memory_stays_flat_over_10000_intervals(tmp_path):
-    session = RunSession(RunFiles(tmp_path, "mem"), start_epoch=START, interval_s=1.0,
+    session = RunWriter(RunFiles(tmp_path, "mem"), start_epoch=START, interval_s=1.0,
                          apdex_t_ms=500, meta={})
     for w in ("w1", "w2"):
         session.worker_seen(w, START)

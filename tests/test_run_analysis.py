@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from reports.run_analysis import analyse_run, breaking_point_section, leak_section
-from reports.run_data import load_run
+from rundir.reader import load_run
 
 STEP_S = 30
 CAPACITY = 80.0  # req/s: 20 per user up to 4 users, then flat

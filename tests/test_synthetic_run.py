@@ -1,6 +1,6 @@
 """The report-rendering benchmark's input (bench/synthetic_run.py) stays honest: its run
 directory renders like a real one, and its rows are shaped and computed as the suite's own
-(:func:`rundir.records.build_row`, :class:`metrics.session.RunSession`) write them."""
+(:func:`rundir.records.build_row`, :class:`rundir.writer.RunWriter`) write them."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from rundir.records import build_row
 ROOT = Path(__file__).resolve().parent.parent
 INTERVALS = 600
 SESSION_KEYS = ["span_s", "target", "load"]
-"""What RunSession._write_row adds to build_row's row."""
+"""What RunWriter._write_row adds to build_row's row."""
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
-"""One test run as the master (or the local runner) sees it: slots in, run directory out.
+"""The run writer: one test run as the master (or the local runner) sees it, slots in, run
+directory out.
 
-:class:`RunSession` owns a run's :class:`~metrics.aggregate.Aggregator` and
+:class:`RunWriter` owns a run's :class:`~metrics.aggregate.Aggregator` and
 :class:`~rundir.files.RunFiles`: it turns due slots into timeseries rows,
 tracks workers and generator overload as events, and at the end writes the
 histograms, ``summary.json`` and the final ``meta.json``. It knows nothing of
@@ -34,7 +35,7 @@ CHECKPOINT_EVERY_S = 10.0
 """How often the cumulative histograms are saved while the run goes, so a crashed run
 still has percentiles (at most this much behind its rows) for its report."""
 
-SummaryHook = Callable[[dict[str, Any], "RunSession"], None]
+SummaryHook = Callable[[dict[str, Any], "RunWriter"], None]
 """Called with the summary dict before it is written; may fill in its sections."""
 
 
@@ -42,7 +43,7 @@ def grace_slots(interval_s: float) -> int:
     return math.ceil(GRACE_REPORT_PERIODS * WORKER_REPORT_INTERVAL_S / interval_s)
 
 
-class RunSession:
+class RunWriter:
     """A run being written. Create it at test start; call :meth:`add` / :meth:`note` as data
     comes, :meth:`advance` every interval, :meth:`finish` once at the end."""
 

@@ -1,7 +1,7 @@
 """A run directory read back: what the report and ``compare`` need, as arrays and dicts.
 
-This is the reports' only reader of the run directory (DESIGN.md, "The run
-directory"). It never fails on a run that ended badly: a crashed run has no
+This is the one reader of the run directory (DESIGN.md, "The run directory");
+``reports`` read runs through it. It never fails on a run that ended badly: a crashed run has no
 ``summary.json`` and maybe a torn last line; :func:`load_run` notes what is
 missing in ``RunData.problems`` and the report says so.
 
