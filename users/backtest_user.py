@@ -9,7 +9,6 @@ launches a Monte-Carlo job and watches it finish.
 from __future__ import annotations
 
 import time
-from collections import deque
 
 import gevent
 from locust import between, tag, task
@@ -19,6 +18,8 @@ from users.common import (
     FALLBACK_STRATEGIES,
     UNIVERSE,
     ApiUser,
+    StoredBacktests,
+    browse_history,
     random_date_range,
     varied_parameters,
 )
@@ -65,7 +66,7 @@ class BacktestUser(ApiUser):
         super().on_start()
         self.watchlist = self.rng.sample(UNIVERSE, WATCHLIST_SIZE)
         self.strategy_names: list[str] = list(FALLBACK_STRATEGIES)
-        self.backtest_ids: deque[str] = deque(maxlen=MAX_REMEMBERED_BACKTESTS)
+        self.stored = StoredBacktests(MAX_REMEMBERED_BACKTESTS)
         self.browse_strategies()
 
     @tag("read")
@@ -92,19 +93,14 @@ class BacktestUser(ApiUser):
         parameters = (None if self.rng.random() < DEFAULT_PARAMETERS_SHARE
                       else varied_parameters(strategy, self.rng))
         start, end = random_date_range(self.rng)
-        doc = self.api.run_backtest(self.rng.choice(self.watchlist), strategy,
-                                    parameters=parameters, start=start, end=end)
-        if doc:
-            self.backtest_ids.append(doc["id"])
+        self.stored.remember(self.api.run_backtest(self.rng.choice(self.watchlist), strategy,
+                                                   parameters=parameters, start=start, end=end))
 
     @tag("read")
     @task(WEIGHTS["reopen_backtest"])
     def reopen_backtest(self) -> None:
         """Reopen one of this analyst's own backtests (browse history if none yet)."""
-        if not self.backtest_ids:
-            self.query_history()
-            return
-        self.api.get_backtest(self.rng.choice(self.backtest_ids))
+        self.stored.reread(self.api, self.rng.choice, otherwise=self.query_history)
 
     @tag("read")
     @task(WEIGHTS["query_history"])
@@ -113,11 +109,8 @@ class BacktestUser(ApiUser):
         strategy = (self.rng.choice(self.strategy_names)
                     if self.rng.random() < FILTER_SHARE else None)
         symbol = self.rng.choice(self.watchlist) if self.rng.random() < FILTER_SHARE else None
-        limit = self.rng.choice(HISTORY_PAGE_SIZES)
-        page = self.api.query_backtests(strategy=strategy, symbol=symbol, limit=limit)
-        if page and page["next_cursor"] and self.rng.random() < NEXT_PAGE_SHARE:
-            self.api.query_backtests(strategy=strategy, symbol=symbol, limit=limit,
-                                     cursor=page["next_cursor"])
+        browse_history(self.api, self.rng, self.rng.choice(HISTORY_PAGE_SIZES), NEXT_PAGE_SHARE,
+                       strategy=strategy, symbol=symbol)
 
     @tag("job", "write")
     @task(WEIGHTS["run_monte_carlo"])

@@ -1,4 +1,6 @@
-"""Shared pieces of the user classes: ``ApiUser``, per-user seeded RNGs, watchlists, dates.
+"""Shared pieces of the user classes: ``ApiUser``, per-user seeded RNGs, watchlists, dates,
+and the two tasks several users share: rereading a backtest they stored
+(:class:`StoredBacktests`) and paging through the history (:func:`browse_history`).
 
 Users read their options with ``getattr`` defaults (:func:`option`) because a
 class may run under a locustfile that does not define ``--api-key`` or
@@ -10,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from locust import FastHttpUser
@@ -87,6 +91,40 @@ def varied_parameters(strategy: str, rng: random.Random) -> dict[str, Any] | Non
     if strategy == "momentum":
         return {"lookback": rng.randint(5, 120), "threshold": round(rng.uniform(0.0, 0.15), 2)}
     return None
+
+
+class StoredBacktests:
+    """The ids of the backtests one user stored, oldest first; past ``limit``, the oldest
+    is forgotten. What a user's "reread a stored backtest" task reads from (:meth:`reread`).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.ids: deque[str] = deque(maxlen=limit)
+
+    def remember(self, doc: Mapping[str, Any] | None) -> None:
+        """Keep the id of ``doc``, a backtest the API answered with (None: nothing stored)."""
+        if doc:
+            self.ids.append(doc["id"])
+
+    def reread(self, api: BacktestApi, pick: Callable[[Sequence[str]], str],
+               otherwise: Callable[[], object]) -> None:
+        """``GET`` the stored backtest ``pick(ids)`` names; with none stored yet, call
+        ``otherwise()`` instead (the user's own fallback, e.g. store one first)."""
+        if not self.ids:
+            otherwise()
+            return
+        api.get_backtest(pick(self.ids))
+
+
+def browse_history(api: BacktestApi, rng: random.Random, limit: int, next_page_share: float,
+                   strategy: str | None = None, symbol: str | None = None) -> None:
+    """One page of stored backtests (``GET /v1/backtests``, filtered when ``strategy`` or
+    ``symbol`` is given); when there is a next page, it is fetched too with probability
+    ``next_page_share`` (``rng`` is drawn from only then)."""
+    page = api.query_backtests(strategy=strategy, symbol=symbol, limit=limit)
+    if page and page.get("next_cursor") and rng.random() < next_page_share:
+        api.query_backtests(strategy=strategy, symbol=symbol, limit=limit,
+                            cursor=page["next_cursor"])
 
 
 class ApiUser(FastHttpUser):

@@ -10,11 +10,15 @@ think time. The rows are the routes: ``POST /v1/backtests`` (save),
 
 from __future__ import annotations
 
-from collections import deque
-
 from locust import between, tag, task
 
-from users.common import FALLBACK_STRATEGIES, UNIVERSE, ApiUser
+from users.common import (
+    FALLBACK_STRATEGIES,
+    UNIVERSE,
+    ApiUser,
+    StoredBacktests,
+    browse_history,
+)
 
 #: The traffic mix at a glance: relative weight of each task.
 WEIGHTS = {
@@ -42,25 +46,21 @@ class DatabaseUser(ApiUser):
         super().on_start()
         self.specs = [(self.rng.choice(UNIVERSE), self.rng.choice(FALLBACK_STRATEGIES))
                       for _ in range(SPECS_PER_USER)]
-        self.saved: deque[str] = deque(maxlen=MAX_REMEMBERED)
+        self.saved = StoredBacktests(MAX_REMEMBERED)
 
     @tag("write")
     @task(WEIGHTS["save"])
     def save(self) -> None:
         """Store one more result (a cached backtest: the write is most of the work)."""
         symbol, strategy = self.rng.choice(self.specs)
-        doc = self.api.run_backtest(symbol, strategy, start=SAVE_START, end=SAVE_END)
-        if doc:
-            self.saved.append(doc["id"])
+        self.saved.remember(self.api.run_backtest(symbol, strategy, start=SAVE_START,
+                                                  end=SAVE_END))
 
     @tag("read")
     @task(WEIGHTS["read_back"])
     def read_back(self) -> None:
         """Read back a row this user saved (or save one first)."""
-        if not self.saved:
-            self.save()
-            return
-        self.api.get_backtest(self.rng.choice(self.saved))
+        self.saved.reread(self.api, self.rng.choice, otherwise=self.save)
 
     @tag("read")
     @task(WEIGHTS["query"])
@@ -68,11 +68,6 @@ class DatabaseUser(ApiUser):
         """Filtered history, by symbol, strategy or both; sometimes the next page too."""
         symbol, strategy = self.rng.choice(self.specs)
         by = self.rng.randrange(3)
-        symbol_filter = symbol if by != 1 else None
-        strategy_filter = strategy if by != 0 else None
-        limit = self.rng.choice(PAGE_LIMITS)
-        page = self.api.query_backtests(strategy=strategy_filter, symbol=symbol_filter,
-                                        limit=limit)
-        if page and page.get("next_cursor") and self.rng.random() < NEXT_PAGE_SHARE:
-            self.api.query_backtests(strategy=strategy_filter, symbol=symbol_filter, limit=limit,
-                                     cursor=page["next_cursor"])
+        browse_history(self.api, self.rng, self.rng.choice(PAGE_LIMITS), NEXT_PAGE_SHARE,
+                       strategy=strategy if by != 0 else None,
+                       symbol=symbol if by != 1 else None)

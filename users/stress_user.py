@@ -8,7 +8,7 @@ for realistic mixes (that is ``BacktestUser``).
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Sequence
 
 from locust import constant, tag, task
 
@@ -17,6 +17,7 @@ from users.common import (
     FALLBACK_STRATEGIES,
     UNIVERSE,
     ApiUser,
+    StoredBacktests,
     random_date_range,
     varied_parameters,
 )
@@ -56,7 +57,7 @@ class StressUser(ApiUser):
         super().on_start()
         self.backtests = [self._draw_backtest() for _ in range(POOL_SIZE)]
         self.market = [self._draw_market_data() for _ in range(POOL_SIZE)]
-        self.backtest_ids: deque[str] = deque(maxlen=MAX_REMEMBERED_BACKTESTS)
+        self.stored = StoredBacktests(MAX_REMEMBERED_BACKTESTS)
         self._tick = 0
 
     def _draw_backtest(self) -> Prepared:
@@ -72,16 +73,19 @@ class StressUser(ApiUser):
         return BacktestApi.prepare_market_data(self.rng.choice(UNIVERSE), start=start, end=end)
 
     def _next(self) -> int:
+        """The next index into the prepared pools (cycling)."""
         self._tick = (self._tick + 1) % POOL_SIZE
         return self._tick
+
+    def _in_turn(self, ids: Sequence[str]) -> str:
+        """A stored id picked by the pool index, not the RNG (nothing drawn per request)."""
+        return ids[self._tick % len(ids)]
 
     @tag("write")
     @task(WEIGHTS["run_backtest"])
     def run_backtest(self) -> None:
         """A backtest over 2-5 years with mostly varied parameters (mostly cache misses)."""
-        doc = self.api.send(self.backtests[self._next()])
-        if doc:
-            self.backtest_ids.append(doc["id"])
+        self.stored.remember(self.api.send(self.backtests[self._next()]))
 
     @tag("read")
     @task(WEIGHTS["fetch_market_data"])
@@ -93,7 +97,4 @@ class StressUser(ApiUser):
     @task(WEIGHTS["reread_backtest"])
     def reread_backtest(self) -> None:
         """Reread a stored backtest (a full document with its equity curve), or run one first."""
-        if not self.backtest_ids:
-            self.run_backtest()
-            return
-        self.api.get_backtest(self.backtest_ids[self._tick % len(self.backtest_ids)])
+        self.stored.reread(self.api, self._in_turn, otherwise=self.run_backtest)
