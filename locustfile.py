@@ -9,7 +9,7 @@ With no class named, the default population runs (analysts, a batch pipeline
 and dashboards following jobs); name classes, or use --class-picker, for others.
 """
 
-from metrics import hooks
+import plugin
 from users.arrival_rate_user import ArrivalRateUser
 from users.backtest_user import BacktestUser
 from users.cache_user import CacheUser
@@ -26,4 +26,4 @@ DEFAULT_USERS = ["BacktestUser", "JobUser", "WebSocketUser"]
 __all__ = ["ArrivalRateUser", "BacktestUser", "CacheUser", "DataSizeUser", "DatabaseUser",
            "HighVolumeUser", "JobUser", "MemoryLeakUser", "StressUser", "WebSocketUser"]
 
-hooks.register(DEFAULT_USERS)
+plugin.register(DEFAULT_USERS)

@@ -35,7 +35,7 @@ import requests
 
 from bench.machine import machine
 from bench.static_server import serve
-from metrics.embedded_target import EmbeddedTarget
+from plugin.embedded_target import EmbeddedTarget
 
 REPO = Path(__file__).resolve().parent.parent
 BACKTEST = {"symbol": "AAPL", "strategy": "sma_cross", "start": "2021-01-04",

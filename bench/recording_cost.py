@@ -23,9 +23,9 @@ from locust.event import EventHook
 from locust.stats import RequestStats
 
 from bench.machine import machine
-from metrics.collector import Collector
 from metrics.latency import HIGHEST_US, LOWEST_US, SIGNIFICANT_FIGURES, SlotRecorder, to_us
 from metrics.latency import Histogram as QuantloadHistogram
+from plugin.collector import Collector
 
 NAMES = ("/v1/backtests", "/v1/market-data/{symbol}", "/v1/backtests/{id}", "/v1/jobs")
 FAILURE_SHARE = 0.01

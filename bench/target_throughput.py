@@ -18,7 +18,7 @@ from datetime import date
 import requests
 
 from bench.machine import machine
-from metrics.embedded_target import EmbeddedTarget
+from plugin.embedded_target import EmbeddedTarget
 from target.engine import run_backtest
 from target.market_data import MarketDataCache
 

@@ -1,4 +1,7 @@
-"""Event hooks and what they feed: the embedded target, samplers, histograms, the run store.
+"""Measuring, with no Locust wiring: HDR latency recording and encoding (``latency``),
+merging workers' slots (``aggregate``), percentiles and Apdex of a cell (``summary``),
+generator health (``generator``), target samplers (``target_sampler``) and the host agent
+deployed beside the target (``agent``, ``python -m metrics.agent``).
 
-This package imports nothing on import; ``metrics.hooks`` wires every listener.
+Imports no other suite package; this package itself imports nothing.
 """

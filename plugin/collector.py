@@ -1,6 +1,6 @@
 """The Locust side of latency recording and the run directory: who records, who writes, when.
 
-``metrics.hooks`` wires one :class:`Collector`'s methods to Locust events; this
+``plugin.hooks`` wires one :class:`Collector`'s methods to Locust events; this
 module holds what they do, per kind of process:
 
 - **local runner**: records request events into a
@@ -36,7 +36,7 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from metrics.generator import ProcessSampler
 from metrics.latency import GeneratorSample, Slot, SlotRecorder
-from metrics.run_meta import describe_run, profile_stem
+from plugin.run_meta import describe_run, profile_stem
 from rundir.files import RunFiles
 from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, claim_run_dir, make_run_id
 from rundir.writer import WORKER_REPORT_INTERVAL_S, RunWriter, SummaryHook

@@ -10,21 +10,21 @@ this module tells you every side effect the suite has on a Locust run:
 - ``test_start`` (master): tells workers how many of them share the load, so an
   open-model arrival rate is a total, not a per-worker figure;
 - ``quitting``: stops the embedded target (Ctrl-C and SIGTERM included);
-- target resources (``metrics.target_watch``): sampled each interval into the run's
+- target resources (``plugin.target_watch``): sampled each interval into the run's
   rows, gaps as events, shown in the web UI's Target tab;
-- thresholds (``metrics.gate``): validated at parse time (exit 2), ``[abort]`` ones
+- thresholds (``plugin.threshold_watch``): validated at parse time (exit 2), ``[abort]`` ones
   watched live, all judged into ``summary.json`` / ``junit.xml`` and the exit code;
 - workers follow a shape's live arrival-rate changes (``ARRIVAL_RATE_MESSAGE``);
-- a progress line every 10 s on the console (``metrics.progress``): stage, offered
+- a progress line every 10 s on the console (``plugin.progress``): stage, offered
   load, achieved throughput, elapsed and remaining time;
-- latency histograms and the run directory (``metrics.collector``): ``request``
+- latency histograms and the run directory (``plugin.collector``): ``request``
   records into per-second HDR histograms; ``report_to_master`` /
   ``worker_report`` carry workers' slots to the master (plus a custom
   ``quantload_final`` message with a worker's last slots); ``test_start`` opens a
   run directory (``environment.quantload_run``, see :func:`current_run`),
   ``test_stopping`` ends the load, ``test_stop`` / ``quitting`` write its summary,
   ``worker_connect`` notes workers;
-- the end of a run (``metrics.run_report``): the analysis fills ``summary.json``'s
+- the end of a run (``plugin.run_end``): the analysis fills ``summary.json``'s
   ``breaking_point`` and ``leak``, and ``report.html`` is written (also on Ctrl-C/SIGTERM).
 """
 
@@ -44,14 +44,14 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from metrics.collector import FINAL_MESSAGE, Collector
-from metrics.embedded_target import EmbeddedTarget, TargetStartError
-from metrics.gate import ThresholdGate
-from metrics.options import add_options, check_after_parse
-from metrics.progress import ProgressPrinter
-from metrics.run_report import RunReporter
-from metrics.target_watch import TargetWatch
-from metrics.webui import install_report_link
+from plugin.collector import FINAL_MESSAGE, Collector
+from plugin.embedded_target import EmbeddedTarget, TargetStartError
+from plugin.options import add_options, check_after_parse
+from plugin.progress import ProgressPrinter
+from plugin.run_end import RunReporter
+from plugin.target_watch import TargetWatch
+from plugin.threshold_watch import ThresholdWatch
+from plugin.webui import install_report_link
 from reports.threshold_options import thresholds_from_options
 from reports.thresholds import ThresholdError
 from rundir.writer import RunWriter, SummaryHook
@@ -70,10 +70,10 @@ fills its own section (``breaking_point`` and ``leak``, then ``thresholds`` and 
 _reporter = RunReporter()
 _collector = Collector(SUMMARY_HOOKS, target_started=lambda: _state["target"] is not None,
                        finished_hooks=[_reporter.after_finish])
-_gate = ThresholdGate()
+_threshold_watch = ThresholdWatch()
 _watch = TargetWatch()
 _progress = ProgressPrinter()
-SUMMARY_HOOKS.extend([_reporter.summary_hook, _gate.summary_hook])
+SUMMARY_HOOKS.extend([_reporter.summary_hook, _threshold_watch.summary_hook])
 _collector.target_sample = _watch.sample  # the target's reading goes into every row
 
 
@@ -188,7 +188,7 @@ def _watch_run(environment: Environment, **_kwargs) -> None:
     target = _state["target"]
     _watch.start(environment.parsed_options, target.pid if target else None,
                  target.url if target else None, writer.event)
-    _gate.on_test_start(environment, writer.event)
+    _threshold_watch.on_test_start(environment, writer.event)
     _progress.start(environment)
     _reporter.environment = environment
 
@@ -205,7 +205,7 @@ def register(default_users: Iterable[str]) -> None:
             _apply_default_users(options, defaults)
             if not options.worker:  # malformed thresholds: one line, exit 2, before any load
                 try:
-                    _gate.configure(thresholds_from_options(options))
+                    _threshold_watch.configure(thresholds_from_options(options))
                 except ThresholdError as exc:
                     parser.error(str(exc))
 
@@ -234,7 +234,7 @@ def register(default_users: Iterable[str]) -> None:
     events.request.add_listener(_collector.on_request)
     events.test_start.add_listener(_collector.on_test_start)
     events.test_start.add_listener(_watch_run)
-    events.test_stop.add_listener(lambda **_kw: (_gate.on_test_stop(), _progress.stop()))
+    events.test_stop.add_listener(lambda **_kw: (_threshold_watch.on_test_stop(), _progress.stop()))
     events.quitting.add_listener(lambda **_kw: _watch.stop())
     events.test_stopping.add_listener(_collector.on_test_stopping)
     events.test_stop.add_listener(_collector.on_test_stop)

@@ -1,6 +1,6 @@
 """The end of a run: analysis into ``summary.json``, then ``report.html``.
 
-Two steps, wired by ``metrics.hooks``:
+Two steps, wired by ``plugin.hooks``:
 
 - :meth:`RunReporter.summary_hook` (a summary hook, before ``summary.json`` is
   written): reads the run's rows back, analyses them

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from metrics.target_sampler import TargetSampler, build_source
-from metrics.webui import TargetPanel
+from plugin.webui import TargetPanel
 
 logger = logging.getLogger("quantload")
 EventSink = Callable[..., None]

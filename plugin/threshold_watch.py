@@ -46,7 +46,7 @@ def locust_snapshot(stats: Any) -> dict[str, Any]:
     return {"total": row(stats.total), "endpoints": endpoints}
 
 
-class ThresholdGate:
+class ThresholdWatch:
     """One per process; only the master or local runner uses it."""
 
     def __init__(self) -> None:

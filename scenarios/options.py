@@ -21,7 +21,7 @@ import math
 import re
 from typing import Any
 
-from metrics.options import positive_float
+from plugin.options import positive_float
 
 __all__ = ["SHAPE_OPTIONS", "add_scenario_options", "apply_scenario_users", "option_value",
            "scenario_user_names"]

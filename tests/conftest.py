@@ -8,7 +8,7 @@ import psutil
 import pytest
 import requests
 
-from metrics.embedded_target import EmbeddedTarget
+from plugin.embedded_target import EmbeddedTarget
 
 
 @pytest.fixture(scope="session")

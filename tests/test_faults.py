@@ -6,7 +6,7 @@ What must hold: the run directory stays usable (a partial ``summary.json`` and a
 SIGKILL), and no target or job-worker process outlives the run. The processes are
 recorded by PID while the run goes and checked gone BEFORE the test's own cleanup kills
 anything, so the check fails when the target does not die with its launcher (on SIGKILL
-only ``PR_SET_PDEATHSIG``, in ``metrics/embedded_target.py``, can end it).
+only ``PR_SET_PDEATHSIG``, in ``plugin/embedded_target.py``, can end it).
 """
 
 from __future__ import annotations

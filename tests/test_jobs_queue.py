@@ -20,7 +20,7 @@ import psutil
 import pytest
 import requests
 
-from metrics.embedded_target import EmbeddedTarget
+from plugin.embedded_target import EmbeddedTarget
 from target.job_worker import MONTE_CARLO_STEPS
 from tests.locust_runs import run_locust
 

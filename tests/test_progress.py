@@ -1,6 +1,6 @@
 """The console progress line (pure formatting)."""
 
-from metrics.progress import clock, progress_line
+from plugin.progress import clock, progress_line
 
 
 def test_clock():

@@ -45,7 +45,7 @@ SYNTHETIC_LOCUSTFILE = textwrap.dedent('''
 
     from locust import User, constant, task
 
-    from metrics import hooks
+    from plugin import hooks
 
     SAMPLES_DIR = os.environ["QUANTLOAD_TEST_SAMPLES"]
     NAMES = ("/alpha", "/beta")

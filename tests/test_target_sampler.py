@@ -20,7 +20,6 @@ import pytest
 import requests
 
 from metrics.agent import LISTEN_PREFIX, TOKEN_ENV, WatchedProcess, find_process
-from metrics.embedded_target import EmbeddedTarget
 from metrics.target_sampler import (
     AgentSource,
     LocalProcessSource,
@@ -32,6 +31,7 @@ from metrics.target_sampler import (
     build_source,
     parse_source,
 )
+from plugin.embedded_target import EmbeddedTarget
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 20.0

@@ -15,7 +15,7 @@ import os
 
 from locust import FastHttpUser, constant, task
 
-from metrics import hooks
+from plugin import hooks
 from users.api import ROUTE_BACKTESTS, ROUTE_STRATEGIES
 
 # The test hands its payloads in through the environment; these defaults are the same.
