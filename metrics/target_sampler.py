@@ -19,7 +19,6 @@ and sampling goes on until the source answers again.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import logging
@@ -46,8 +45,8 @@ from metrics.agent import (
 )
 
 __all__ = ["AgentSource", "LocalProcessSource", "NoSource", "PrometheusSource", "Sample",
-           "Source", "SourceError", "SourceSpec", "TargetSampler", "add_target_metrics_option",
-           "build_source", "parse_source", "read_prometheus"]
+           "Source", "SourceError", "SourceSpec", "TargetSampler", "build_source", "parse_source",
+           "read_prometheus"]
 
 DEFAULT_INTERVAL_S = 1.0
 HTTP_TIMEOUT_S = 0.8  # per socket operation; below the interval so one slow scrape skips no tick
@@ -114,28 +113,6 @@ def parse_source(spec: str) -> SourceSpec:
         shown = f"{kind}:URL" if "@" in rest else repr(spec)  # never echo a password
         raise ValueError(f"{OPTION}: {shown}: the URL {problem}")
     raise ValueError(f"{OPTION}: {spec!r} is not one of {SPEC_FORMS}")
-
-
-def _spec_argument(text: str) -> str:
-    """argparse type: check the spec, keep the string (options travel to workers as msgpack)."""
-    try:
-        parse_source(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{OPTION}: ")) from None
-    return text
-
-
-def add_target_metrics_option(parser) -> None:
-    """Add ``--target-metrics`` and ``--agent-token`` to Locust's parser."""
-    parser.add_argument(
-        "--target-metrics", metavar="SPEC", type=_spec_argument, default=None,
-        env_var="QUANTLOAD_TARGET_METRICS", include_in_web_ui=False,
-        help=f"where to sample the target host: {SPEC_FORMS} (default auto: the embedded "
-             "target's process when the suite started it, else none)")
-    parser.add_argument(
-        "--agent-token", default=None, env_var="QUANTLOAD_AGENT_TOKEN", is_secret=True,
-        include_in_web_ui=False,
-        help="bearer token for agent:URL (prefer the env var QUANTLOAD_AGENT_TOKEN)")
 
 
 class Source(Protocol):

@@ -46,13 +46,12 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from plugin.collector import FINAL_MESSAGE, Collector
 from plugin.embedded_target import EmbeddedTarget, TargetStartError
-from plugin.options import add_options, check_after_parse
+from plugin.options import add_options, check_after_parse, thresholds_from_options
 from plugin.progress import ProgressPrinter
 from plugin.run_end import RunReporter
 from plugin.target_watch import TargetWatch
 from plugin.threshold_watch import ThresholdWatch
 from plugin.webui import install_report_link
-from reports.threshold_options import thresholds_from_options
 from reports.thresholds import ThresholdError
 from rundir.writer import RunWriter, SummaryHook
 from scenarios.catalogue import shape_instance

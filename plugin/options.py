@@ -1,42 +1,90 @@
-"""The suite's command-line options, added to Locust's own parser.
+"""Every command-line option of the suite, added to Locust's own parser, from this one module.
 
 Options go through Locust's parser (so they work from the command line, a
 ``--config`` file, ``LOCUST_*``/``QUANTLOAD_*`` environment variables and, where
 it makes sense, the web UI). Checks that need the whole command line (a valid
-``--host``, known class names) run right after parsing, so bad input is one
-line and exit 2 before anything starts.
+``--host``, known class names, well-formed thresholds) run right after parsing,
+so bad input is one line and exit 2 before anything starts.
+
+The groups, each registered by :func:`add_options`: the users' (api key, seed,
+arrival rate), the embedded target's, ``--shape``, the run directory's
+(:func:`add_run_options`), the scenarios' (:func:`add_scenario_options`, every
+shape parameter in :data:`SHAPE_OPTIONS`), the target sampler's
+(:func:`add_target_metrics_option`) and the thresholds'
+(:func:`add_threshold_options`). Their argparse types are in
+:mod:`plugin.option_types`. Shapes read the values with
+:func:`scenarios.options.option_value`. Nothing here imports Locust.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
+from metrics.target_sampler import SPEC_FORMS
+from plugin.option_types import (
+    growth,
+    levels,
+    non_negative,
+    positive_float,
+    positive_int,
+    ratio,
+    shape_unit,
+    target_metrics_spec,
+)
+from reports.thresholds import ThresholdError, ThresholdSet, load_thresholds, parse_threshold
 from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, DEFAULT_RESULTS_DIR
+from scenarios.catalogue import SHAPES
+from scenarios.options import scenario_user_names
 
 DEFAULT_SEED = 0
+ENV_PREFIX = "QUANTLOAD_"
+THRESHOLDS_FILE_ENV = "QUANTLOAD_THRESHOLDS"
 
+SHAPE_OPTIONS: tuple[tuple[str, Any, str], ...] = (
+    # flag, type, help
+    ("--shape-unit", shape_unit,
+     "shapes: count load in 'users' (closed model, default) or 'rps' (ArrivalRateUser's "
+     "total arrival rate: open model)"),
+    ("--ramp-peak", non_negative, "RampShape: peak load (users, or req/s with --shape-unit rps)"),
+    ("--ramp-up-s", non_negative, "RampShape: seconds from 0 to the peak"),
+    ("--ramp-hold-s", positive_float, "RampShape: seconds at the peak"),
+    ("--ramp-down-s", non_negative, "RampShape: seconds from the peak back to 0"),
+    ("--steps", levels, "StepShape: the load of each step, e.g. '5,10,20,40'"),
+    ("--step-s", positive_float, "StepShape: seconds each step is held"),
+    ("--spike-base", non_negative, "SpikeShape: load before and after the spike"),
+    ("--spike-peak", non_negative, "SpikeShape: load during the spike"),
+    ("--spike-base-s", positive_float, "SpikeShape: seconds of baseline before the spike"),
+    ("--spike-s", positive_float, "SpikeShape: seconds the spike lasts"),
+    ("--spike-recovery-s", positive_float, "SpikeShape: seconds of baseline after the spike"),
+    ("--soak-load", non_negative, "SoakShape: the constant load held until -t"),
+    ("--soak-warmup-s", non_negative, "SoakShape: seconds of ramp from 0 to the soak load"),
+    ("--breakpoint-start-rate", positive_float, "BreakpointShape: first arrival rate, req/s"),
+    ("--breakpoint-growth", growth, "BreakpointShape: rate factor between steps until a break"),
+    ("--breakpoint-resolution", positive_float,
+     "BreakpointShape: stop refining when (broken - good) / good is at most this"),
+    ("--breakpoint-settle-s", non_negative,
+     "BreakpointShape: seconds skipped at each step's start before measuring"),
+    ("--breakpoint-min-window-s", positive_float, "BreakpointShape: shortest measuring window, s"),
+    ("--breakpoint-window-requests", positive_float,
+     "BreakpointShape: requests a window should hold (window = requests / rate, within limits)"),
+    ("--breakpoint-max-error-ratio", ratio, "BreakpointShape: error ratio that breaks a step"),
+    ("--breakpoint-max-p95-ms", positive_float,
+     "BreakpointShape: p95 (ms) that breaks a step (default: 10x the first step's p95, "
+     "at least 250 ms)"),
+    ("--breakpoint-min-throughput-ratio", ratio,
+     "BreakpointShape: achieved/offered below this breaks a step"),
+    ("--breakpoint-max-dropped-ratio", ratio,
+     "BreakpointShape: share of dropped arrivals that breaks a step"),
+)
+"""Every shape option: ``(flag, type, help)``; the env var is ``QUANTLOAD_`` + the dest.
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number > 0")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
+Every shape parameter is a documented class attribute of its shape; the option of
+the same meaning, when given, overrides it for the run. Options default to None so
+"not given" is visible, and the class attribute stays the default. They are kept
+out of the web UI (pick a profile instead), so their values always arrive typed."""
 
 
 def add_options(parser) -> None:
@@ -56,15 +104,9 @@ def add_options(parser) -> None:
                        include_in_web_ui=False,
                        help="flags for the embedded reference target started when no --host "
                             "is given, e.g. '--slots 4 --service-ms 50'")
-    from scenarios.catalogue import SHAPES
-
     group.add_argument("--shape", choices=SHAPES, default=None, env_var="QUANTLOAD_SHAPE",
                        include_in_web_ui=False,
                        help="load shape from scenarios/ (a profile's 'shape = NAME')")
-    from metrics.target_sampler import add_target_metrics_option
-    from reports.threshold_options import add_threshold_options
-    from scenarios.options import add_scenario_options
-
     add_run_options(group)
     add_scenario_options(group)
     add_target_metrics_option(group)
@@ -85,6 +127,93 @@ def add_run_options(parser) -> None:
                         env_var="QUANTLOAD_APDEX_T_MS",
                         help="Apdex threshold T in ms: <= T satisfied, <= 4T tolerating "
                              "(default 500)")
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def add_scenario_options(parser) -> None:
+    """The scenarios' options: ``--scenario-users`` and every shape parameter.
+
+    ``--scenario-users`` lets a ``config/*.conf`` profile choose its user classes
+    (a config file cannot name positional classes): :func:`apply_scenario_users`
+    copies them to ``options.user_classes`` when none were named on the command line.
+    """
+    parser.add_argument(
+        "--scenario-users", default=None, env_var=ENV_PREFIX + "SCENARIO_USERS",
+        include_in_web_ui=False,
+        help="user classes to run when none are named on the command line "
+             "(space- or comma-separated); lets a --config profile choose them")
+    for flag, kind, text in SHAPE_OPTIONS:
+        parser.add_argument(flag, type=kind, default=None,
+                            env_var=ENV_PREFIX + _dest(flag).upper(),
+                            include_in_web_ui=False, help=text)
+
+
+def add_target_metrics_option(parser) -> None:
+    """``--target-metrics`` and ``--agent-token``: where the target host is sampled."""
+    parser.add_argument(
+        "--target-metrics", metavar="SPEC", type=target_metrics_spec, default=None,
+        env_var="QUANTLOAD_TARGET_METRICS", include_in_web_ui=False,
+        help=f"where to sample the target host: {SPEC_FORMS} (default auto: the embedded "
+             "target's process when the suite started it, else none)")
+    parser.add_argument(
+        "--agent-token", default=None, env_var="QUANTLOAD_AGENT_TOKEN", is_secret=True,
+        include_in_web_ui=False,
+        help="bearer token for agent:URL (prefer the env var QUANTLOAD_AGENT_TOKEN)")
+
+
+def add_threshold_options(parser) -> None:
+    """``--thresholds FILE`` and ``--threshold EXPR`` (the language is ``reports.thresholds``).
+
+    They stay plain strings in the parsed namespace, because Locust ships
+    ``parsed_options`` to workers with every spawn message;
+    :func:`thresholds_from_options` turns them into a ThresholdSet on the master (or
+    local runner). Neither shows in the web UI: thresholds are checked before any load
+    is sent, and a form edit afterwards would skip that check.
+    """
+    parser.add_argument(
+        "--thresholds", metavar="FILE", default=None, env_var=THRESHOLDS_FILE_ENV,
+        include_in_web_ui=False,
+        help="TOML file of thresholds the run must meet, e.g. config/thresholds.toml "
+             f"(env {THRESHOLDS_FILE_ENV}); a failed one makes the exit code 3")
+    parser.add_argument(
+        "--threshold", metavar="EXPR", action="append", default=None, include_in_web_ui=False,
+        help="one more threshold, repeatable: 'p95_ms<300' for the whole run, "
+             "'POST /v1/backtests: p95_ms<800' for one endpoint (scope before the last ':')")
+
+
+def thresholds_from_options(options) -> ThresholdSet:
+    """The file's thresholds plus every ``--threshold``, checked; a run given neither has none.
+
+    Raises ThresholdError with one line naming the option, for ``parser.error``.
+    """
+    path = getattr(options, "thresholds", None)
+    try:
+        base = load_thresholds(path) if path else ThresholdSet()
+    except ThresholdError as exc:
+        raise ThresholdError(f"argument --thresholds: {exc}") from None
+    extra = []
+    for text in getattr(options, "threshold", None) or ():
+        try:
+            extra.append(parse_threshold(text))
+        except ThresholdError as exc:
+            raise ThresholdError(f"argument --threshold: {exc}") from None
+    return base.merged(extra)
+
+
+def apply_scenario_users(options: Any) -> None:
+    """When no class is named on the command line (and no class picker is used), run the
+    ``--scenario-users`` classes. Workers are left alone: the master decides what they run.
+    Call right after parsing, before the default population is applied."""
+    if getattr(options, "user_classes", None) or getattr(options, "class_picker", False):
+        return
+    if getattr(options, "worker", False):
+        return
+    names = scenario_user_names(options)
+    if names:
+        options.user_classes = names
 
 
 def host_error(host: str | None) -> str | None:
@@ -111,14 +240,13 @@ def check_after_parse(
 ) -> None:
     """Make ``parser.parse_args`` reject a bad --host or unknown class names with exit 2.
 
-    ``after`` then sees the checked options (to fill in defaults).
+    A profile's ``--scenario-users`` are applied first; ``after`` then sees the checked
+    options (to fill in defaults).
     """
     original = parser.parse_args
 
     def parse_args(*args, **kwargs):
         options = original(*args, **kwargs)
-        from scenarios.options import apply_scenario_users  # a profile's classes (scenario-users)
-
         apply_scenario_users(options)
         if message := host_error(getattr(options, "host", None)):
             parser.error(message)

@@ -10,13 +10,8 @@ import sys
 
 import pytest
 
-from scenarios.options import (
-    SHAPE_OPTIONS,
-    add_scenario_options,
-    apply_scenario_users,
-    option_value,
-    scenario_user_names,
-)
+from plugin.options import SHAPE_OPTIONS, add_scenario_options, apply_scenario_users
+from scenarios.options import option_value, scenario_user_names
 from scenarios.plans import (
     DEFAULT_SPAWN_RATE,
     MIN_ARRIVAL_RATE,

@@ -303,7 +303,8 @@ PARSER_AND_GEVENT_CHECK = """
 import json, sys, time
 from locust.argument_parser import LocustArgumentParser  # monkey-patches, as in a real run
 import gevent.monkey
-from metrics.target_sampler import TargetSampler, add_target_metrics_option, build_source
+from metrics.target_sampler import TargetSampler, build_source
+from plugin.options import add_target_metrics_option
 parser = LocustArgumentParser(prog="locust")
 add_target_metrics_option(parser)
 options = parser.parse_args(sys.argv[1:])

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from plugin.options import THRESHOLDS_FILE_ENV, thresholds_from_options
 from reports.junit import JUNIT_FILENAME, junit_xml, write_junit
-from reports.threshold_options import THRESHOLDS_FILE_ENV, thresholds_from_options
 from reports.thresholds import (
     DEFAULT_ABORT_DELAY_S,
     EXIT_BAD_THRESHOLDS,
@@ -219,7 +219,7 @@ def test_bad_files(tmp_path, text, pattern, monkeypatch):
 PARSER_CHECK = """
 import json, sys
 from locust.argument_parser import get_parser
-from reports.threshold_options import add_threshold_options
+from plugin.options import add_threshold_options
 parser = get_parser()
 add_threshold_options(parser)
 options = parser.parse_args(sys.argv[1:])
