@@ -1,29 +1,34 @@
-"""``PlannedShape``: the Locust side of a :class:`~scenarios.plans.LoadPlan`.
+"""The Locust side of the shapes: parameters read from options, plans turned into ticks.
 
-A concrete shape only says how to build its plan from its parameters
-(``build_plan``); this base turns the plan into Locust ticks:
+:class:`ParameterizedShape` is what every shape shares:
 
-* parameters are class attributes, overridden by the option of the same
-  meaning when given (``self.param``), read when the test starts, so the web
-  UI's restart and ``--config`` profiles both work;
+* parameters are documented class attributes, each overridden for the run by
+  its option when given (``option_for`` maps one to the other; :meth:`param`),
+  read when the test starts, so the web UI's restart and ``--config`` profiles
+  both work;
 * ``-t/--run-time`` ends every shape (Locust itself does not stop a shape at
   ``-t`` in headless runs), which is why ``use_common_options`` is on; ``-u``
   and ``-r`` are not read: the shape's own options say the load;
-* in the open model (``unit = "req/s"``) the stage's arrival rate is set live
-  with :func:`users.arrival_rate_user.set_arrival_rate` and the user count is
-  the number of connection holders (``connections``);
-* ``progress()`` gives the current stage, offered load, elapsed and remaining
-  time for the console progress line.
+* in the open model the arrival rate is set live with
+  :func:`users.arrival_rate_user.set_arrival_rate` (:meth:`offer_rate`), and the
+  user count is the number of connection holders (:func:`connection_users`).
+
+:class:`PlannedShape` adds the plan-driven shapes' part, the
+:class:`~scenarios.plans.LoadPlan` played back tick by tick: a concrete shape
+only says which options set its parameters and how its plan is built from them
+(``build_plan``); ``progress()`` gives the current stage, offered load, elapsed
+and remaining time for the console progress line.
 
 Shape modules are loaded as extra locustfiles (``-f locustfile.py,scenarios/ramp.py``);
 Locust runs the first concrete shape class it finds, so a shape module never
-imports another concrete shape, and this base is abstract.
+imports another concrete shape, and these bases are abstract.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from locust import LoadTestShape
@@ -38,8 +43,11 @@ logger = logging.getLogger("quantload.scenarios")
 CONNECTION_SPAWN_RATE = 100.0
 """Users/s at which an open-model shape starts its connection holders."""
 
+UNIT_OPTION = "shape_unit"
+"""The option (``--shape-unit``) that overrides a planned shape's ``unit``."""
 
-def arrival_user_classes(environment: Any) -> list[type]:
+
+def arrival_user_classes(environment: Any) -> list[type[ArrivalRateUser]]:
     """The ``ArrivalRateUser`` classes (or subclasses) this run will spawn."""
     return [cls for cls in (environment.user_classes or [])
             if isinstance(cls, type) and issubclass(cls, ArrivalRateUser)]
@@ -59,11 +67,64 @@ def connection_users(environment: Any, per_process: int | None = None) -> int:
     return per_process * workers
 
 
-class PlannedShape(LoadTestShape):
-    """Base of the plan-driven shapes; subclasses implement :meth:`build_plan`."""
+class ParameterizedShape(LoadTestShape):
+    """A shape whose parameters are class attributes, overridden by their options when given."""
 
     abstract: ClassVar[bool] = True
     use_common_options: ClassVar[bool] = True  # -t is honoured (see the module docstring)
+
+    option_for: ClassVar[Mapping[str, str]] = {}
+    """Parameter (class attribute) -> dest of the option that overrides it; a parameter not
+    listed is set by its class attribute alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last_rate: float | None = None
+
+    @property
+    def environment(self) -> Any:
+        """The run's Locust environment (None until Locust gives the shape a runner)."""
+        return self.runner.environment if self.runner is not None else None
+
+    @property
+    def options(self) -> Any:
+        """The run's parsed options (None without an environment)."""
+        env = self.environment
+        return env.parsed_options if env is not None else None
+
+    def param(self, name: str) -> Any:
+        """The parameter ``name``: its option (``option_for[name]``) when given, else the
+        class attribute ``name``."""
+        option = self.option_for.get(name)
+        default = getattr(self, name)
+        return default if option is None else option_value(self.options, option, default)
+
+    def parameters(self) -> dict[str, Any]:
+        """Every parameter that has an option, by name (see :meth:`param`)."""
+        return {name: self.param(name) for name in self.option_for}
+
+    def run_time_s(self) -> float | None:
+        """``-t`` in seconds, or None when not given."""
+        value = option_value(self.options, "run_time", None)
+        return float(value) if value else None
+
+    def offer_rate(self, rate: float) -> None:
+        """Open model: make the arrival schedulers follow ``rate`` (total req/s), unless it
+        is the rate this shape offered last."""
+        if rate != self._last_rate:
+            set_arrival_rate(self.environment, rate)
+            self._last_rate = rate
+
+    def reset_time(self) -> None:
+        """(Re)start: nothing offered yet in this start."""
+        super().reset_time()
+        self._last_rate = None
+
+
+class PlannedShape(ParameterizedShape):
+    """Base of the plan-driven shapes; subclasses set ``option_for`` and :meth:`build_plan`."""
+
+    abstract: ClassVar[bool] = True
 
     unit: str = UNIT_USERS
     """``"users"`` (closed model) or ``"req/s"`` (open model, ``ArrivalRateUser``);
@@ -78,37 +139,15 @@ class PlannedShape(LoadTestShape):
     def __init__(self) -> None:
         super().__init__()
         self._plan: LoadPlan | None = None
-        self._last_rate: float | None = None
         self._last_stage: str | None = None
 
-    # -- what subclasses provide -------------------------------------------------------------
-
     def build_plan(self) -> LoadPlan:
-        """The plan for this run, from ``self.param(...)`` values and ``self.plan_kwargs()``."""
+        """The plan for this run, from :meth:`parameters` and :meth:`plan_kwargs`."""
         raise NotImplementedError
 
-    # -- helpers for build_plan --------------------------------------------------------------
-
-    @property
-    def environment(self) -> Any:
-        return self.runner.environment if self.runner is not None else None
-
-    @property
-    def options(self) -> Any:
-        env = self.environment
-        return env.parsed_options if env is not None else None
-
-    def param(self, attribute: str, option: str) -> Any:
-        """The option ``option`` when given, else the class attribute ``attribute``."""
-        return option_value(self.options, option, getattr(self, attribute))
-
-    def run_time_s(self) -> float | None:
-        """``-t`` in seconds, or None when not given."""
-        value = option_value(self.options, "run_time", None)
-        return float(value) if value else None
-
     def load_unit(self) -> str:
-        return self.param("unit", "shape_unit")
+        """The unit of this run's load: ``--shape-unit`` when given, else ``unit``."""
+        return str(option_value(self.options, UNIT_OPTION, self.unit))
 
     def plan_kwargs(self) -> dict[str, Any]:
         """``unit``, ``connections``, ``spawn_rate`` and ``run_time_s`` for ``LoadPlan``."""
@@ -126,19 +165,23 @@ class PlannedShape(LoadTestShape):
 
     @property
     def plan(self) -> LoadPlan:
+        """This start's plan, built on first use."""
         if self._plan is None:
             self._plan = self.build_plan()
             self._check_population()
+            if math.isinf(self._plan.end_s):
+                logger.info("%s: no -t given, it runs until stopped", type(self).__name__)
         return self._plan
 
     def reset_time(self) -> None:
         """(Re)start: the plan is rebuilt from the options of this start."""
         super().reset_time()
         self._plan = None
-        self._last_rate = None
         self._last_stage = None
 
     def tick(self) -> tuple[int, float] | None:
+        """Locust's tick: the stage's users and spawn rate (its arrival rate offered in the
+        open model); None once the plan is over."""
         stage = self.plan.stage_at(self.get_run_time())
         if stage is None:
             logger.info("%s: plan complete", type(self).__name__)
@@ -149,9 +192,8 @@ class PlannedShape(LoadTestShape):
                 f"for {stage.remaining_s:.0f} s"
             logger.info("%s: stage %r at %g %s %s", type(self).__name__, stage.name,
                         round(stage.offered, 3), stage.unit, left)
-        if stage.arrival_rate is not None and stage.arrival_rate != self._last_rate:
-            set_arrival_rate(self.environment, stage.arrival_rate)
-            self._last_rate = stage.arrival_rate
+        if stage.arrival_rate is not None:
+            self.offer_rate(stage.arrival_rate)
         return stage.users, stage.spawn_rate
 
     def progress(self, elapsed_s: float | None = None) -> dict:

@@ -32,17 +32,21 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, ClassVar
 
-from locust import LoadTestShape
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner
 
 from reports.analysis.breaking import BreakLimits, StatsSnapshot
-from scenarios.base import CONNECTION_SPAWN_RATE, arrival_user_classes, connection_users
+from scenarios.base import (
+    CONNECTION_SPAWN_RATE,
+    ParameterizedShape,
+    arrival_user_classes,
+    connection_users,
+)
 from scenarios.breakpoint_search import BreakpointSearch, SearchSettings
-from scenarios.options import option_value
-from users.arrival_rate_user import DROPPED_REQUEST_TYPE, set_arrival_rate
+from users.arrival_rate_user import DROPPED_REQUEST_TYPE
 
 logger = logging.getLogger("quantload.scenarios")
 
@@ -54,17 +58,6 @@ MAX_SPAWN_WAIT_S = 10.0
 
 EXIT_BAD_SETUP = 2
 """Exit code when the run cannot search (no ArrivalRateUser to drive)."""
-
-OPTION_FOR = {
-    "start_rate": "breakpoint_start_rate", "growth": "breakpoint_growth",
-    "resolution": "breakpoint_resolution", "settle_s": "breakpoint_settle_s",
-    "min_window_s": "breakpoint_min_window_s",
-    "window_requests": "breakpoint_window_requests",
-    "max_error_ratio": "breakpoint_max_error_ratio", "max_p95_ms": "breakpoint_max_p95_ms",
-    "min_throughput_ratio": "breakpoint_min_throughput_ratio",
-    "max_dropped_ratio": "breakpoint_max_dropped_ratio",
-}
-"""Parameter -> option dest (the options are in ``scenarios/options.py``)."""
 
 SEARCH_PARAMETERS = ("start_rate", "growth", "resolution", "settle_s", "min_window_s",
                      "max_window_s", "window_requests")
@@ -99,11 +92,21 @@ def stats_snapshot(stats: Any, at_s: float, before_second: int | None = None) ->
     return StatsSnapshot(at_s, answered, failures, dropped, times)
 
 
-class BreakpointShape(LoadTestShape):
-    """The adaptive breakpoint search as a Locust shape. Every parameter below is also an
-    option (``--breakpoint-start-rate`` ...); see ``SearchSettings``/``BreakLimits``."""
+class BreakpointShape(ParameterizedShape):
+    """The adaptive breakpoint search as a Locust shape. The parameters below are options
+    too (``--breakpoint-start-rate`` ...: ``option_for``), except ``max_window_s`` and
+    ``connections``; see ``SearchSettings``/``BreakLimits``. ``-t`` ends the search early.
+    """
 
-    use_common_options: ClassVar[bool] = True  # -t is honoured: it ends the search early
+    option_for: ClassVar[Mapping[str, str]] = {
+        "start_rate": "breakpoint_start_rate", "growth": "breakpoint_growth",
+        "resolution": "breakpoint_resolution", "settle_s": "breakpoint_settle_s",
+        "min_window_s": "breakpoint_min_window_s",
+        "window_requests": "breakpoint_window_requests",
+        "max_error_ratio": "breakpoint_max_error_ratio", "max_p95_ms": "breakpoint_max_p95_ms",
+        "min_throughput_ratio": "breakpoint_min_throughput_ratio",
+        "max_dropped_ratio": "breakpoint_max_dropped_ratio",
+    }
 
     start_rate: float = SearchSettings.start_rate
     """First offered rate (2 req/s): small, so no service is overrun by the first step."""
@@ -136,41 +139,40 @@ class BreakpointShape(LoadTestShape):
         self._users = 0
         self._searching = False
         self._distributed = False
-        self._last_rate: float | None = None
         self._logged = self._logged_retried = 0
 
     def reset_time(self) -> None:
         """(Re)start: a fresh search with the options of this start."""
         super().reset_time()
-        self.search, self._searching, self._last_rate = None, False, None
+        self.search, self._searching = None, False
         self._logged = self._logged_retried = 0
 
-    def param(self, name: str) -> Any:
-        options = self.runner.environment.parsed_options if self.runner else None
-        return option_value(options, OPTION_FOR.get(name, name), getattr(self, name))
-
     def tick(self) -> tuple[int, float] | None:
-        env = self.runner.environment
+        """Locust's tick: the connection holders, the search's rate offered; None once the
+        search has finished (or ``-t`` is reached, or it cannot run)."""
+        runner = self.runner
+        assert runner is not None, "Locust sets a shape's runner before its first tick"
+        env = runner.environment
         if self.search is None and not self._prepare(env):
             return None
         assert self.search is not None
-        run_time = option_value(env.parsed_options, "run_time", None)
-        if run_time and self.get_run_time() >= float(run_time):
+        run_time = self.run_time_s()
+        if run_time and self.get_run_time() >= run_time:
             self.search.stop("time limit (-t) reached")
             self._report(env)
             return None
         if not self._searching:  # wait until every connection holder runs (or gave up waiting)
-            self._searching = (self.runner.user_count >= self._users
+            self._searching = (runner.user_count >= self._users
                                or self.get_run_time() >= MAX_SPAWN_WAIT_S)
         if self._searching:
             now = self._search_clock()
             second = int(now) if self._distributed else None
-            rate = self.search.update(now, stats_snapshot(self.runner.stats, now, second))
+            rate = self.search.update(now, stats_snapshot(runner.stats, now, second))
             self._log_new_steps()
             if rate is None:
                 self._report(env)
                 return None
-            self._offer(env, rate)
+            self.offer_rate(rate)
         return self._users, CONNECTION_SPAWN_RATE
 
     def progress(self, elapsed_s: float | None = None) -> dict:
@@ -184,9 +186,9 @@ class BreakpointShape(LoadTestShape):
                     "unit": "req/s", "elapsed_s": elapsed, "stage_remaining_s": None,
                     "remaining_s": None}
         progress = {**base, **self.search.progress(self._search_clock()), "elapsed_s": elapsed}
-        run_time = option_value(self.runner.environment.parsed_options, "run_time", None)
+        run_time = self.run_time_s()
         if run_time and progress["remaining_s"] is None:  # at most what -t leaves
-            progress["remaining_s"] = max(0.0, float(run_time) - elapsed)
+            progress["remaining_s"] = max(0.0, run_time - elapsed)
         return progress
 
     def settings(self, distributed: bool) -> SearchSettings:
@@ -219,7 +221,7 @@ class BreakpointShape(LoadTestShape):
         self._distributed = isinstance(self.runner, MasterRunner)
         self.search = BreakpointSearch(self.settings(self._distributed), self.limits())
         self._users = connection_users(env, self.connections)
-        self._offer(env, self.search.rate)
+        self.offer_rate(self.search.rate)
         logger.info("%s: searching from %g req/s (x%g per step) with %d connection holder(s)",
                     name, self.search.rate, self.search.settings.growth, self._users)
         return True
@@ -230,11 +232,6 @@ class BreakpointShape(LoadTestShape):
         if self._distributed:
             return float(int(time.time()) - MASTER_STATS_LAG_S)
         return time.perf_counter()
-
-    def _offer(self, env: Any, rate: float) -> None:
-        if rate != self._last_rate:
-            set_arrival_rate(env, rate)
-            self._last_rate = rate
 
     def _log_new_steps(self) -> None:
         assert self.search is not None

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "DEFAULT_SPAWN_RATE", "LoadPlan", "MIN_ARRIVAL_RATE", "Segment", "Stage", "UNIT_RPS",
@@ -171,7 +172,7 @@ def _finite(value: float) -> float | None:
 
 
 def ramp_plan(peak: float, ramp_up_s: float, hold_s: float, ramp_down_s: float,
-              **plan_kwargs) -> LoadPlan:
+              **plan_kwargs: Any) -> LoadPlan:
     """Up from 0 to ``peak`` over ``ramp_up_s``, hold ``hold_s``, down to 0 over
     ``ramp_down_s``. Stages ``ramp-up``, ``hold``, ``ramp-down``; a zero-length
     phase is left out."""
@@ -182,18 +183,18 @@ def ramp_plan(peak: float, ramp_up_s: float, hold_s: float, ramp_down_s: float,
     return LoadPlan(segments, **plan_kwargs)
 
 
-def step_plan(levels: Sequence[float], step_s: float, **plan_kwargs) -> LoadPlan:
-    """Each of ``levels`` held ``step_s`` seconds, in order. Stages ``step 1/4 (5 users)``..."""
-    if not levels:
+def step_plan(steps: Sequence[float], step_s: float, **plan_kwargs: Any) -> LoadPlan:
+    """Each load of ``steps`` held ``step_s`` seconds, in order. Stages ``step 1/4 (5 users)``..."""
+    if not steps:
         raise ValueError("a step plan needs at least one level")
     unit = plan_kwargs.get("unit", UNIT_USERS)
-    return LoadPlan([Segment(f"step {i}/{len(levels)} ({_fmt(level)} {unit})", step_s,
-                             level, level) for i, level in enumerate(levels, 1)],
+    return LoadPlan([Segment(f"step {i}/{len(steps)} ({_fmt(level)} {unit})", step_s,
+                             level, level) for i, level in enumerate(steps, 1)],
                     **plan_kwargs)
 
 
 def spike_plan(base: float, peak: float, base_s: float, spike_s: float, recovery_s: float,
-               surge_s: float = 1.0, **plan_kwargs) -> LoadPlan:
+               surge_s: float = 1.0, **plan_kwargs: Any) -> LoadPlan:
     """``base`` for ``base_s``, then ``peak`` for ``spike_s`` (reached within
     ``surge_s``: a sudden burst), then ``base`` again for ``recovery_s`` (how
     the service recovers). Stages ``baseline``, ``spike``, ``recovery``."""
@@ -205,12 +206,12 @@ def spike_plan(base: float, peak: float, base_s: float, spike_s: float, recovery
     ], **plan_kwargs)
 
 
-def soak_plan(level: float, warmup_s: float, run_time_s: float | None = None,
-              **plan_kwargs) -> LoadPlan:
-    """Ramp from 0 to ``level`` over ``warmup_s`` (stage ``warm-up``), then hold it
+def soak_plan(load: float, warmup_s: float, run_time_s: float | None = None,
+              **plan_kwargs: Any) -> LoadPlan:
+    """Ramp from 0 to ``load`` over ``warmup_s`` (stage ``warm-up``), then hold it
     (stage ``soak``) until ``run_time_s`` (``-t``), or until stopped without one."""
-    segments = [Segment("warm-up", warmup_s, 0, level)] if warmup_s > 0 else []
-    segments.append(Segment("soak", math.inf, level, level))
+    segments = [Segment("warm-up", warmup_s, 0, load)] if warmup_s > 0 else []
+    segments.append(Segment("soak", math.inf, load, load))
     return LoadPlan(segments, run_time_s=run_time_s, **plan_kwargs)
 
 

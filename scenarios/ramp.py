@@ -21,14 +21,17 @@ class RampShape(PlannedShape):
     ``-t`` cuts it short.
     """
 
+    option_for = {"peak": "ramp_peak", "ramp_up_s": "ramp_up_s", "hold_s": "ramp_hold_s",
+                  "ramp_down_s": "ramp_down_s"}
+
     peak: float = 20
     """Users at the hold (or req/s with ``--shape-unit rps``)."""
-
     ramp_up_s: float = 30.0
+    """Seconds from 0 to ``peak``."""
     hold_s: float = 120.0
+    """Seconds at ``peak``."""
     ramp_down_s: float = 15.0
+    """Seconds from ``peak`` back to 0."""
 
     def build_plan(self) -> LoadPlan:
-        return ramp_plan(self.param("peak", "ramp_peak"), self.param("ramp_up_s", "ramp_up_s"),
-                         self.param("hold_s", "ramp_hold_s"),
-                         self.param("ramp_down_s", "ramp_down_s"), **self.plan_kwargs())
+        return ramp_plan(**self.parameters(), **self.plan_kwargs())

@@ -9,7 +9,7 @@ runs until stopped.
 
 from __future__ import annotations
 
-from scenarios.base import PlannedShape, logger
+from scenarios.base import PlannedShape
 from scenarios.plans import LoadPlan, soak_plan
 
 
@@ -17,14 +17,12 @@ class SoakShape(PlannedShape):
     """Ramp 0 -> ``load`` over ``warmup_s`` (stage ``warm-up``), then hold (stage ``soak``)
     until ``-t``. Options: ``--soak-load``, ``--soak-warmup-s``, ``--shape-unit``."""
 
+    option_for = {"load": "soak_load", "warmup_s": "soak_warmup_s"}
+
     load: float = 25
     """Users held (or req/s with ``--shape-unit rps``)."""
-
     warmup_s: float = 60.0
+    """Seconds from 0 to ``load``."""
 
     def build_plan(self) -> LoadPlan:
-        kwargs = self.plan_kwargs()
-        if kwargs["run_time_s"] is None:
-            logger.info("%s: no -t given, the soak runs until stopped", type(self).__name__)
-        return soak_plan(self.param("load", "soak_load"), self.param("warmup_s", "soak_warmup_s"),
-                         **kwargs)
+        return soak_plan(**self.parameters(), **self.plan_kwargs())

@@ -21,17 +21,22 @@ class SpikeShape(PlannedShape):
     ``--spike-recovery-s``, ``--shape-unit``; ``-t`` cuts it short.
     """
 
+    option_for = {"base": "spike_base", "peak": "spike_peak", "base_s": "spike_base_s",
+                  "spike_s": "spike_s", "recovery_s": "spike_recovery_s"}
+
     base: float = 10
+    """The load before and after the spike (users, or req/s with ``--shape-unit rps``)."""
     peak: float = 100
+    """The load during the spike."""
     base_s: float = 60.0
+    """Seconds at ``base`` before the spike."""
     spike_s: float = 30.0
+    """Seconds at ``peak``."""
     recovery_s: float = 90.0
+    """Seconds at ``base`` after the spike."""
 
     surge_s: float = 2.0
-    """Seconds from baseline to peak (closed model: the spawn rate follows)."""
+    """Seconds from baseline to peak (closed model: the spawn rate follows); no option."""
 
     def build_plan(self) -> LoadPlan:
-        return spike_plan(self.param("base", "spike_base"), self.param("peak", "spike_peak"),
-                          self.param("base_s", "spike_base_s"), self.param("spike_s", "spike_s"),
-                          self.param("recovery_s", "spike_recovery_s"), surge_s=self.surge_s,
-                          **self.plan_kwargs())
+        return spike_plan(**self.parameters(), surge_s=self.surge_s, **self.plan_kwargs())

@@ -21,6 +21,8 @@ class StepShape(PlannedShape):
     Options: ``--steps``, ``--step-s``, ``--shape-unit``; ``-t`` cuts it short.
     """
 
+    option_for = {"steps": "steps", "step_s": "step_s"}
+
     steps: tuple[float, ...] = (5, 10, 20, 40)
     """The load of each step, in order (users, or req/s with ``--shape-unit rps``)."""
 
@@ -31,5 +33,4 @@ class StepShape(PlannedShape):
     """Users/s between steps: fast, so a step is at its level early in its hold."""
 
     def build_plan(self) -> LoadPlan:
-        return step_plan(self.param("steps", "steps"), self.param("step_s", "step_s"),
-                         **self.plan_kwargs())
+        return step_plan(**self.parameters(), **self.plan_kwargs())
