@@ -195,6 +195,7 @@ class BreakpointSearch:
             stage, left = f"step {number} ({self.phase}): settle", self._settle_s
             left -= now_s - self._since
         elif self.state == "measure":
+            assert self._window_start is not None  # a window is open in every "measure" state
             stage = f"step {number} ({self.phase}): measure"
             left = self.settings.window_s(self.rate) - (now_s - self._window_start.at_s)
         elif self.state == "drain":

@@ -284,10 +284,12 @@ def judge(raw: RawResponse, expected_status: int, shape: Shape,
         return Verdict(failure=f"status {raw.status}: {code}" if code else f"status {raw.status}")
     if problem := _frame_problem(raw):
         return Verdict(failure=problem)
+    content = raw.content
+    assert content, "_frame_problem refused a missing or empty body"
     if light:
-        return _judge_light(raw, shape)
+        return _judge_light(raw, content, shape)
     try:
-        body = json.loads(raw.content)
+        body = json.loads(content)
     except (ValueError, UnicodeDecodeError):
         return Verdict(failure=_not_json(raw))
     problem = validate_shape(body, shape)
@@ -301,8 +303,8 @@ LIGHT_ID_WINDOW = 512
 LIGHT_ID_RE = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
 
 
-def _judge_light(raw: RawResponse, shape: Shape) -> Verdict:
-    content = raw.content
+def _judge_light(raw: RawResponse, content: bytes, shape: Shape) -> Verdict:
+    """The light check of ``raw``'s ``content`` (non-empty, framed): see :func:`judge`."""
     first, last = content[:1], content[-1:]
     if first.isspace() or last.isspace():
         content = content.strip()

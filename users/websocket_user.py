@@ -104,6 +104,7 @@ class WebSocketUser(ApiUser):
         out of reconnect attempts); fires ``WS_RATE`` once either way when any
         message arrived.
         """
+        assert self.host is not None, "FastHttpUser refuses to start without a host"
         url = self.api.job_events_url(self.host, job_id)
         first_open: float | None = None
         count = [0]
