@@ -7,7 +7,8 @@ profile): ``ramp.RampShape``, ``step.StepShape``, ``spike.SpikeShape``,
 
 Pure parts, importable without Locust: ``plans`` (load plans, tick by tick),
 ``breakpoint_search`` (the adaptive breakpoint search) and ``options`` (the
-scenario options and ``--scenario-users``). ``base`` is the Locust side of a plan.
+scenario options and ``--scenario-users``). ``base`` is what the shapes share on the Locust
+side: parameters overridden by their options, ``-t``, the open model's rate, a plan's ticks.
 
 This package itself imports nothing, so importing it never pulls in Locust.
 """

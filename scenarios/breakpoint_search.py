@@ -132,6 +132,7 @@ class BreakpointSearch:
 
     @property
     def done(self) -> bool:
+        """True once the search has finished (found, gave up, or stopped)."""
         return self.state == "done"
 
     @property
@@ -141,6 +142,7 @@ class BreakpointSearch:
 
     @property
     def offered_now(self) -> float:
+        """The rate offered now: the drain rate while draining, else the step's rate."""
         return self.drain_rate if self.state == "drain" else self.rate
 
     def update(self, now_s: float, snapshot: StatsSnapshot) -> float | None:

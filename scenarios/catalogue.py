@@ -9,13 +9,18 @@ shape module in it). Choosing the shape by option instead makes
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Locust is imported when a shape is made, not with this module
+    from locust import LoadTestShape
 
 SHAPES = ("breakpoint", "ramp", "soak", "spike", "step")
 """Shape names; each is the module ``scenarios.<name>`` with one concrete shape class."""
 
 
-def shape_instance(name: str):
-    """A fresh instance of the concrete LoadTestShape in ``scenarios.<name>``."""
+def shape_instance(name: str) -> LoadTestShape:
+    """A fresh instance of the concrete LoadTestShape in ``scenarios.<name>``; ValueError for
+    a name not in ``SHAPES`` (or a module without a concrete shape)."""
     from locust import LoadTestShape
 
     if name not in SHAPES:

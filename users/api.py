@@ -212,6 +212,7 @@ class BacktestApi:
     @staticmethod
     def prepare_market_data(symbol: str, start: str | None = None,
                             end: str | None = None) -> Prepared:
+        """The request of :meth:`market_data`, built once and sent later with :meth:`send`."""
         path = f"/v1/market-data/{_path_part(symbol)}" + _query(start=start, end=end)
         return Prepared("GET", path, ROUTE_MARKET_DATA, _STATUS_OK, MARKET_DATA_SHAPE)
 
@@ -232,6 +233,7 @@ class BacktestApi:
     def prepare_backtest(symbol: str, strategy: str, parameters: dict | None = None,
                          start: str = DEFAULT_START, end: str = DEFAULT_END,
                          name: str | None = None) -> Prepared:
+        """The request of :meth:`run_backtest`, built once and sent later with :meth:`send`."""
         payload: dict[str, Any] = {"symbol": symbol, "strategy": strategy,
                                    "start": start, "end": end}
         if parameters is not None:
@@ -245,6 +247,7 @@ class BacktestApi:
 
     @staticmethod
     def prepare_get_backtest(backtest_id: str) -> Prepared:
+        """The request of :meth:`get_backtest`, built once and sent later with :meth:`send`."""
         return Prepared("GET", f"/v1/backtests/{_path_part(backtest_id)}", ROUTE_BACKTEST,
                         _STATUS_OK, BACKTEST_SHAPE)
 

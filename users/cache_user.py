@@ -40,6 +40,8 @@ def cache_name(kind: str) -> str:
 
 
 class BacktestSpec(NamedTuple):
+    """One backtest request's arguments, so the same one can be run cold, warm and changed."""
+
     symbol: str
     strategy: str
     parameters: dict[str, Any] | None
