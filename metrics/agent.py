@@ -30,6 +30,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import psutil
@@ -254,6 +255,7 @@ class AgentServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
 
     def authorized(self, header: str | None) -> bool:
@@ -284,7 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(200, self.server.reading())
 
-    def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: dict[str, Any],
+              headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -302,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _OneLineParser(argparse.ArgumentParser):
     """Bad flags: one line on stderr and exit 2, no usage block, no traceback."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
 

@@ -47,7 +47,7 @@ GeneratorSample = dict[str, float]
 """``{"cpu_percent": ..., "rss_bytes": ...}`` of one load-generating process."""
 
 
-class Histogram(HdrHistogram):
+class Histogram(HdrHistogram):  # type: ignore[misc]  # hdrh ships no type information
     """An HdrHistogram that is freed as soon as it is dropped.
 
     hdrh's histogram and its encoder point at each other, so a dropped one
@@ -72,9 +72,9 @@ class Histogram(HdrHistogram):
             return False
         self.counts[index] += count
         self.total_count += count
-        if value < self.min_value:
+        if value < self.min_value:  # type: ignore[has-type]  # set by hdrh's untyped __init__
             self.min_value = value
-        if value > self.max_value:
+        if value > self.max_value:  # type: ignore[has-type]
             self.max_value = value
         return True
 
@@ -94,7 +94,8 @@ def to_us(response_time_ms: float) -> int:
 
 def encode(hist: HdrHistogram) -> str:
     """The standard HDR V2 compressed, base64 form (readable by any HdrHistogram library)."""
-    return hist.encode().decode("ascii")
+    text: str = hist.encode().decode("ascii")
+    return text
 
 
 def decode(blob: str | bytes) -> HdrHistogram:
@@ -108,6 +109,14 @@ def decode(blob: str | bytes) -> HdrHistogram:
 def as_histogram(value: HdrHistogram | str | bytes) -> HdrHistogram:
     """A histogram from either a live histogram or its encoded form."""
     return value if isinstance(value, HdrHistogram) else decode(value)
+
+
+def _live(value: HdrHistogram | str) -> HdrHistogram:
+    """``value`` itself, which must be a live histogram (adding into a decoded copy of an
+    encoded one would be lost)."""
+    if isinstance(value, str):
+        raise TypeError("cannot add into an encoded histogram: decode it first")
+    return value
 
 
 def error_message(error: Any) -> str:
@@ -152,11 +161,11 @@ class Cell:
         self.count += other.count
         self.failures += other.failures
         self.sum_ms += other.sum_ms
-        self.hist.add(as_histogram(other.hist))
+        _live(self.hist).add(as_histogram(other.hist))
         if other.failed_hist is not None:
             if self.failed_hist is None:
                 self.failed_hist = new_histogram()
-            self.failed_hist.add(as_histogram(other.failed_hist))
+            _live(self.failed_hist).add(as_histogram(other.failed_hist))
 
 
 class Slot:
@@ -254,14 +263,14 @@ class SlotRecorder:
                 us = HIGHEST_US
             elif us < 0:
                 us = 0
-            cell.hist.record_value(us)
+            cell.hist.record_value(us)  # type: ignore[union-attr]  # a recorder's are live
             cell.sum_ms += response_time_ms
         if exception:
             cell.failures += 1
             if us >= 0:
                 if cell.failed_hist is None:
                     cell.failed_hist = new_histogram()
-                cell.failed_hist.record_value(us)
+                cell.failed_hist.record_value(us)  # type: ignore[union-attr]
             slot.count_error(key, error_message(exception))
 
     def seal(self, before_k: int, sample: Callable[[], GeneratorSample]) -> None:

@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -125,7 +125,7 @@ class Source(Protocol):
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *_args, **_kwargs):
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
         return None  # a redirect would carry the bearer token to another host
 
 
@@ -138,7 +138,8 @@ def _http_get(url: str, token: str | None = None, timeout: float = HTTP_TIMEOUT_
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         with _OPENER.open(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
-            return resp.read(MAX_BODY_BYTES)
+            body: bytes = resp.read(MAX_BODY_BYTES)
+            return body
     except urllib.error.HTTPError as exc:
         raise SourceError(f"{url} answered HTTP {exc.code}") from None
     except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
@@ -204,7 +205,7 @@ class LocalProcessSource:
         self._host = HostReader()
 
     def sample(self) -> Sample:
-        values = {**self._tree.read(), **self._host.read()}
+        values: dict[str, Any] = {**self._tree.read(), **self._host.read()}
         if self.metrics_url:  # best effort: a slow /metrics costs the depth, not the sample
             try:
                 values["queue_depth"] = read_prometheus(
@@ -254,7 +255,7 @@ class PrometheusSource:
     def sample(self) -> Sample:
         raw = read_prometheus(_http_get(self.url, None, self.timeout_s).decode("utf-8", "replace"))
         now = time.monotonic()
-        values: dict[str, float | int | None] = {
+        values: dict[str, Any] = {
             key: (v if key in PROMETHEUS_FLOATS else round(v))
             for key, v in raw.items() if not key.startswith("_")}
         if not values and "_process_cpu_seconds" not in raw and "_cpu_idle" not in raw:

@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -50,7 +51,7 @@ class EmbeddedTarget:
         self.url: str | None = None
         self.process: subprocess.Popen | None = None
         self._scratch: tempfile.TemporaryDirectory | None = None
-        self._stderr = None
+        self._stderr: IO[bytes] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -63,50 +64,53 @@ class EmbeddedTarget:
         self._stderr = tempfile.TemporaryFile()
         cmd = [self.python, "-m", "target", "--host", "127.0.0.1", "--port", "0",
                "--db", str(self.db), *self.flags]
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
             start_new_session=True, env=self.env, text=True, preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         try:
-            self.url = self._read_address(deadline)
-            self._wait_healthy(deadline)
+            self.url = self._read_address(process, deadline)
+            self._wait_healthy(process, self.url, deadline)
         except BaseException:
             self.stop()
             raise
         return self.url
 
-    def _read_address(self, deadline: float) -> str:
-        out = self.process.stdout
+    def _read_address(self, process: subprocess.Popen[str], deadline: float) -> str:
+        out = process.stdout
+        assert out is not None  # opened with stdout=PIPE
         while time.monotonic() < deadline:
             ready, _, _ = select.select([out], [], [], 0.2)
             if ready:
                 line = out.readline()
                 if line.startswith(LISTEN_PREFIX):
                     return line[len(LISTEN_PREFIX):].strip()
-                if not line and self.process.poll() is not None:
-                    raise TargetStartError(self._last_error())
-            elif self.process.poll() is not None:
-                raise TargetStartError(self._last_error())
+                if not line and process.poll() is not None:
+                    raise TargetStartError(self._last_error(process))
+            elif process.poll() is not None:
+                raise TargetStartError(self._last_error(process))
         raise TargetStartError(f"target did not announce its address within {START_TIMEOUT_S}s")
 
-    def _wait_healthy(self, deadline: float) -> None:
+    def _wait_healthy(self, process: subprocess.Popen[str], url: str, deadline: float) -> None:
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise TargetStartError(self._last_error())
+            if process.poll() is not None:
+                raise TargetStartError(self._last_error(process))
             try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
                     if resp.status == 200 and json.load(resp).get("status") == "ok":
                         return
             except OSError:
                 pass
             time.sleep(0.05)
-        raise TargetStartError(f"target at {self.url} never answered /health")
+        raise TargetStartError(f"target at {url} never answered /health")
 
-    def _last_error(self) -> str:
+    def _last_error(self, process: subprocess.Popen[str]) -> str:
+        if self._stderr is None:
+            return f"target exited with code {process.returncode}"
         self._stderr.seek(0)
         lines = [ln for ln in self._stderr.read().decode(errors="replace").splitlines() if ln]
-        code = self.process.returncode
+        code = process.returncode
         return lines[-1] if lines else f"target exited with code {code}"
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:

@@ -119,7 +119,7 @@ def has_data(*arrays: np.ndarray) -> bool:
 
 
 def percentile_spectrum(values_ms: np.ndarray, counts: np.ndarray,
-                        max_points: int = 400) -> tuple[list[float], list[float]]:
+                        max_points: int = 400) -> tuple[list[float | None], list[float | None]]:
     """HdrHistogram's "latency by percentile" curve: x = 1 / (1 - q) (log scale, so the
     tail from p99 to p99.99 gets as much room as p0 to p90), y = latency at q."""
     total = float(np.sum(counts))

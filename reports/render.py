@@ -165,6 +165,7 @@ def _capacity_charts(analysis: RunAnalysis) -> list[dict]:
     fitted = usl is not None and usl.sigma is not None
 
     def usl_line(n: np.ndarray) -> dict:
+        assert usl is not None  # drawn only when fitted
         grid = np.linspace(max(float(n.min()), 1e-3), float(n.max()) * 1.5, 120)
         return figures.line(grid, usl_curve(usl, grid), "USL fit", color=figures.COLORS[1],
                             dash="dash")

@@ -119,12 +119,13 @@ class RunFiles:
                 n += 1
                 slug = f"{base}-{n}"
             used.add(slug)
-            entry = {"endpoint": key, "count": cell.count, "failures": cell.failures,
-                     "file": f"{slug}.hdr", "failures_file": None}
-            self._write_hdr(entry["file"], cell.hist)
+            file, failures_file = f"{slug}.hdr", None
+            self._write_hdr(file, cell.hist)
             if cell.failed_hist is not None:
-                entry["failures_file"] = f"{slug}.failures.hdr"
-                self._write_hdr(entry["failures_file"], cell.failed_hist)
+                failures_file = f"{slug}.failures.hdr"
+                self._write_hdr(failures_file, cell.failed_hist)
+            entry = {"endpoint": key, "count": cell.count, "failures": cell.failures,
+                     "file": file, "failures_file": failures_file}
             index["endpoints"][slug] = entry
         if total is not None:
             index["total"] = f"{TOTAL_HISTOGRAM}.hdr"

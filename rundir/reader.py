@@ -74,11 +74,13 @@ class RunSeries:
 
     @property
     def rps(self) -> np.ndarray:
-        return self.requests / np.maximum(self.span_s, 1e-3)
+        rates: np.ndarray = self.requests / np.maximum(self.span_s, 1e-3)
+        return rates
 
     @property
     def failures_per_s(self) -> np.ndarray:
-        return self.failures / np.maximum(self.span_s, 1e-3)
+        rates: np.ndarray = self.failures / np.maximum(self.span_s, 1e-3)
+        return rates
 
     @property
     def load(self) -> np.ndarray:
@@ -321,7 +323,8 @@ def _value_from_index(hist: HdrHistogram, index: np.ndarray) -> np.ndarray:
     below = bucket < 0
     sub_bucket = np.where(below, sub_bucket - hist.sub_bucket_half_count, sub_bucket)
     bucket = np.where(below, 0, bucket)
-    return sub_bucket << (bucket + hist.unit_magnitude)
+    values: np.ndarray = sub_bucket << (bucket + hist.unit_magnitude)
+    return values
 
 
 def load_run(path: Path | str, *, summary: dict[str, Any] | None = None,
