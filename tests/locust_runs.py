@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -109,3 +110,18 @@ def run_locust_many(runs: Mapping[str, Sequence[str]], tmp_path: Path,
         futures = {name: pool.submit(run_locust, *args, tmp_path=tmp_path / name, **kwargs)
                    for name, args in runs.items()}
         return {name: future.result() for name, future in futures.items()}
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def processes_args(count: int) -> tuple[str, ...]:
+    """``--processes COUNT`` on a free master port: Locust's default 5557 would clash with
+    another run of ``--processes`` going at the same time (pytest-xdist runs modules side
+    by side)."""
+    port = str(free_port())
+    return ("--processes", str(count), "--master-bind-port", port, "--master-port", port)

@@ -10,7 +10,14 @@ import time
 import psutil
 import pytest
 
-from tests.locust_runs import LOCUSTFILE, REPO, assert_gone, run_locust, started_targets
+from tests.locust_runs import (
+    LOCUSTFILE,
+    REPO,
+    assert_gone,
+    processes_args,
+    run_locust,
+    started_targets,
+)
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -52,7 +59,7 @@ def test_default_population_against_embedded_target(default_run):
 
 
 def test_processes_mode_starts_exactly_one_target(tmp_path):
-    cmd = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--processes", "2",
+    cmd = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", *processes_args(2),
            "-u", "4", "-r", "4", "-t", "8s", "--only-summary", "--run-dir",
            str(tmp_path / "run"), "StressUser"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

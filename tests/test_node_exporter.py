@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 import requests
 
 from metrics.target_sampler import PrometheusSource, Sample, build_source
+from tests.locust_runs import free_port
 
 BINARY = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
 START_TIMEOUT_S = 20.0
@@ -50,12 +50,6 @@ pytestmark = pytest.mark.skipif(
 class NodeExporter:
     url: str
     process: subprocess.Popen
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(port: int) -> subprocess.Popen:
@@ -93,7 +87,7 @@ def node_exporter() -> Iterator[NodeExporter]:
     """One node_exporter for the module, on a free loopback port; stopped at teardown."""
     errors = []
     for _ in range(3):  # the port was free when picked; another process may take it first
-        port = _free_port()
+        port = free_port()
         proc = _start(port)
         url = f"http://127.0.0.1:{port}"
         if not _serving(url, proc):

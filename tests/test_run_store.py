@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -28,7 +27,7 @@ from metrics.latency import new_histogram, to_us
 from rundir.files import write_atomic
 from rundir.layout import claim_run_dir, make_run_id, slugify
 from rundir.redact import REDACTED, public_host, redact_flags
-from tests.locust_runs import REPO, run_locust
+from tests.locust_runs import REPO, free_port, run_locust
 
 RUN_FILES = {"meta.json", "timeseries.jsonl", "events.jsonl", "summary.json", "histograms",
              "report.html", "junit.xml"}
@@ -151,12 +150,6 @@ def check_run_dir(run_dir: Path) -> tuple[dict, list[dict], list[dict], dict]:
         {f"{e['method']} {e['name']}" for e in summary["endpoints"]}
     assert meta["run_id"] == summary["run_id"] and meta["stopped_at"]
     return meta, rows, events, summary
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def synthetic(tmp_path: Path) -> tuple[str, Path, dict[str, str]]:

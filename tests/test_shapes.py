@@ -25,7 +25,7 @@ from scenarios.plans import (
     spike_plan,
     step_plan,
 )
-from tests.locust_runs import LOCUSTFILE, REPO, run_locust
+from tests.locust_runs import LOCUSTFILE, REPO, processes_args, run_locust
 
 
 def ticks(plan: LoadPlan, until_s: int) -> list[tuple[int, float] | None]:
@@ -230,7 +230,7 @@ OPEN_RAMP_ARRIVALS = sum([0, 20, 40, 60, 80]) + 3 * 100 + sum([100, 80, 60, 40, 
 def test_arrival_rate_follows_an_open_model_ramp_live(processes, tmp_path):
     """The shape sets the rate every tick; each process's scheduler re-bases on the change
     (no drift, no burst). With --processes the master broadcasts it to the workers."""
-    extra = ("--processes", str(processes)) if processes else ()
+    extra = processes_args(processes) if processes else ()
     run = run_locust(*extra, *OPEN_RAMP, tmp_path=tmp_path, timeout=120,
                      locustfile=f"{LOCUSTFILE},{REPO / 'scenarios' / 'ramp.py'}",
                      env={"QUANTLOAD_RUN_DIR": str(tmp_path / "results")})
