@@ -24,7 +24,6 @@ import plotly.offline
 
 from reports import figures
 from reports.analysis import usl_curve
-from reports.charts import MAX_POINTS
 from reports.figures import scatter
 from reports.report_sections import capacity_section, leak_view, verdict_cards
 from reports.run_analysis import RunAnalysis, analyse_run, usl_concurrency
@@ -226,8 +225,8 @@ def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
                         "passed": t.get("passed")} for t in summary.get("thresholds") or []],
         "time_charts": time_charts, "distribution": distribution,
         "downsampled": (f"{len(series):,} intervals: each line is drawn with at most "
-                        f"{MAX_POINTS:,} points (tables use every interval)."
-                        if len(series) > MAX_POINTS else ""),
+                        f"{figures.MAX_POINTS:,} points (tables use every interval)."
+                        if len(series) > figures.MAX_POINTS else ""),
         "capacity": capacity, "leak": leak, "extras": capacity.pop("extras", []),
         "errors": _errors(analysis), "events": _events(run), "metadata": _metadata(run),
         "version": _version(), "run_dir": str(run.path),

@@ -1,4 +1,4 @@
-"""``users/api.py`` and ``users/validation.py``: verdicts, messages and Retry-After, no network;
+"""``users/api.py`` and ``users/responses.py``: verdicts, messages and Retry-After, no network;
 then one real headless Locust run against a server that answers garbage.
 
 Locust monkey-patches on import, so this process never imports it: the pure
@@ -31,7 +31,7 @@ from users.api import (
     job_events_url,
     snapshot,
 )
-from users.validation import (
+from users.responses import (
     BACKTEST_SHAPE,
     JOB_SHAPE,
     QUEUE_SHAPE,
@@ -273,7 +273,7 @@ def test_job_events_url():
 
 
 def test_api_module_does_not_import_locust():
-    code = "import sys, users.api, users.validation; print('locust' in sys.modules)"
+    code = "import sys, users.api, users.responses; print('locust' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.strip() == "False", done.stderr

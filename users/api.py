@@ -2,14 +2,14 @@
 
 Every user class talks to the target through a ``BacktestApi`` wrapped around
 its Locust client, so pointing quantload at another service means editing this
-module (and the shapes in ``users/validation.py``) only.
+module (and the shapes in ``users/responses.py``) only.
 
 Contract of every request method:
 
 * the request is named by its route template (``ROUTE_*``), so Locust keeps one
   stats row per route, never one per id;
 * it returns the parsed JSON body when the status and the shape are right, else
-  ``None`` after recording a failure with a stable reason (see ``validation.judge``);
+  ``None`` after recording a failure with a stable reason (see ``responses.judge``);
 * it never raises for anything the target does: HTML, wrong JSON, truncated
   bodies, refused connections all become failures, not user crashes;
 * after a 429 it remembers the route's Retry-After and, before the next request
@@ -28,8 +28,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from users.retry_after import RetryAfterGate
-from users.validation import (
+from users.responses import (
     BACKTEST_LIST_SHAPE,
     BACKTEST_SHAPE,
     FINAL_JOB_STATUSES,
@@ -47,6 +46,7 @@ from users.validation import (
     check_job_status,
     judge,
 )
+from users.retry_after import RetryAfterGate
 
 __all__ = [
     "API_KEY_HEADER", "BacktestApi", "FINAL_JOB_STATUSES", "JOB_STATUSES", "RetryAfterGate",
