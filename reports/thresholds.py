@@ -4,7 +4,8 @@ A threshold is ``METRIC OP NUMBER`` (``p95_ms<300``, ``fail_ratio < 0.01``,
 ``p99_ms <= 1e3ms``), checked against the run's ``total`` or against one
 endpoint (``POST /v1/backtests: p95_ms<800``). Everything here is pure: text
 and dicts in, dataclasses and text out, so the rules are tested with synthetic
-summaries of known answer. The only I/O is ``load_thresholds`` reading its file.
+summaries of known answer. The thresholds file (TOML) is read by
+``reports.threshold_files``.
 
 Grammar (whitespace allowed between the parts)::
 
@@ -32,10 +33,8 @@ import difflib
 import math
 import operator
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 METRICS = ("p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "avg_ms",
            "fail_ratio", "rps", "count", "failures", "apdex")
@@ -105,11 +104,11 @@ class ThresholdSet:
     @property
     def end_of_run(self) -> tuple[Threshold, ...]:
         """Every threshold judged on the final summary: abort ones too, each name once."""
-        return _unique(self.thresholds + self.abort_on_fail)
+        return unique(self.thresholds + self.abort_on_fail)
 
     def merged(self, extra: Iterable[Threshold]) -> ThresholdSet:
         """This set plus ``extra`` end-of-run thresholds (duplicates by name dropped)."""
-        return replace(self, thresholds=_unique(self.thresholds + tuple(extra)))
+        return replace(self, thresholds=unique(self.thresholds + tuple(extra)))
 
 
 @dataclass(frozen=True)
@@ -181,7 +180,7 @@ def _parse_expression(expr: str, where: str) -> tuple[str, str, float]:
         raise ThresholdError(f"{where}: expected a metric name first, one of {', '.join(METRICS)}")
     metric, rest = match.group(1), expr[match.end():]
     if metric not in METRICS:
-        raise ThresholdError(f"{where}: unknown metric {metric!r}{_suggest(metric, METRICS)}")
+        raise ThresholdError(f"{where}: unknown metric {metric!r}{suggest(metric, METRICS)}")
     op_match = _OPERATOR_RE.match(rest)
     known_ops = ", ".join(OPERATORS)
     if op_match is None:
@@ -214,96 +213,18 @@ def _parse_number(text: str, metric: str, op: str, where: str) -> float:
     return value
 
 
-def _suggest(word: str, choices: Sequence[str]) -> str:
+def suggest(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for a near miss, else `` (one of a, b, c)``."""
     close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else f" (one of {', '.join(choices)})"
 
 
-def _unique(thresholds: Iterable[Threshold]) -> tuple[Threshold, ...]:
+def unique(thresholds: Iterable[Threshold]) -> tuple[Threshold, ...]:
+    """The thresholds without repeats (by name), first occurrence kept, in order."""
     first: dict[str, Threshold] = {}
     for threshold in thresholds:
         first.setdefault(threshold.name, threshold)
     return tuple(first.values())
-
-
-# --- the thresholds file ------------------------------------------------------------------
-
-
-def load_thresholds(path: str | Path) -> ThresholdSet:
-    """Read a thresholds TOML file (see ``parse_thresholds_toml``); errors are one line."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ThresholdError(f"thresholds file {str(path)!r} not found") from None
-    except OSError as exc:
-        raise ThresholdError(f"cannot read thresholds file {str(path)!r}: "
-                             f"{exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ThresholdError(f"thresholds file {str(path)!r} is not UTF-8 text") from None
-    return parse_thresholds_toml(text, source=str(path))
-
-
-def parse_thresholds_toml(text: str, source: str = "<thresholds>") -> ThresholdSet:
-    """Parse the file format::
-
-        [thresholds]                       # judged on the final summary
-        total = ["p95_ms<300", "fail_ratio<0.01"]
-        "POST /v1/backtests" = "p95_ms<800"   # a string or a list of strings
-
-        [abort]                            # judged while the run goes
-        on_fail = ["fail_ratio<0.2", "POST /v1/backtests: p99_ms<5000"]
-        delay_s = 10                       # not before this many seconds (default 10)
-
-    Both tables are optional. Keys other than these are errors, so a typo never
-    silently drops a rule.
-    """
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ThresholdError(f"{source}: bad TOML: {' '.join(str(exc).split())}") from None
-    for key in doc:
-        if key not in FILE_SECTIONS:
-            raise ThresholdError(f"{source}: unknown key {key!r}{_suggest(key, FILE_SECTIONS)}")
-    checks: list[Threshold] = []
-    for scope, value in _table(doc, "thresholds", source).items():
-        where = f"{source}: [thresholds] {scope!r}"
-        checks.extend(_parse_in(item, scope, where) for item in _strings(value, where))
-    abort = _table(doc, "abort", source)
-    for key in abort:
-        if key not in ABORT_KEYS:
-            raise ThresholdError(f"{source}: [abort] unknown key {key!r}"
-                                 f"{_suggest(key, ABORT_KEYS)}")
-    where = f"{source}: [abort] on_fail"
-    on_fail = [_parse_in(item, None, where) for item in _strings(abort.get("on_fail", []), where)]
-    delay = abort.get("delay_s", DEFAULT_ABORT_DELAY_S)
-    if (isinstance(delay, bool) or not isinstance(delay, int | float)
-            or not math.isfinite(delay) or delay < 0):
-        raise ThresholdError(f"{source}: [abort] delay_s must be a number of seconds >= 0, "
-                             f"not {delay!r}")
-    return ThresholdSet(_unique(checks), _unique(on_fail), float(delay))
-
-
-def _table(doc: Mapping, key: str, source: str) -> Mapping:
-    value = doc.get(key, {})
-    if not isinstance(value, Mapping):
-        raise ThresholdError(f"{source}: {key!r} must be a table ([{key}]), "
-                             f"not {type(value).__name__}")
-    return value
-
-
-def _strings(value: object, where: str) -> list[str]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        raise ThresholdError(f"{where}: expected a threshold string or a list of them, "
-                             f"not {value!r}")
-    return items
-
-
-def _parse_in(text: str, scope: str | None, where: str) -> Threshold:
-    try:
-        return parse_threshold(text, scope)
-    except ThresholdError as exc:
-        raise ThresholdError(f"{where}: {exc}") from None
 
 
 # --- evaluation ---------------------------------------------------------------------------

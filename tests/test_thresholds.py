@@ -15,6 +15,7 @@ import pytest
 
 from plugin.options import THRESHOLDS_FILE_ENV, thresholds_from_options
 from reports.junit import JUNIT_FILENAME, junit_xml, write_junit
+from reports.threshold_files import load_thresholds, parse_thresholds_toml
 from reports.thresholds import (
     DEFAULT_ABORT_DELAY_S,
     EXIT_BAD_THRESHOLDS,
@@ -30,9 +31,7 @@ from reports.thresholds import (
     exit_code,
     final_results,
     format_results,
-    load_thresholds,
     parse_threshold,
-    parse_thresholds_toml,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
