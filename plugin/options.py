@@ -39,8 +39,8 @@ from reports.thresholds import ThresholdError, ThresholdSet, parse_threshold
 from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, DEFAULT_RESULTS_DIR
 from scenarios.catalogue import SHAPES
 from scenarios.options import scenario_user_names
+from users import DEFAULT_SEED
 
-DEFAULT_SEED = 0
 ENV_PREFIX = "QUANTLOAD_"
 THRESHOLDS_FILE_ENV = "QUANTLOAD_THRESHOLDS"
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from locust import FastHttpUser
 
+from users import DEFAULT_SEED
 from users.api import BacktestApi
 
 #: Symbols users draw their watchlists from (the reference target accepts any ticker).
@@ -32,8 +33,6 @@ FALLBACK_STRATEGIES: tuple[str, ...] = ("sma_cross", "rsi", "macd", "bollinger",
 LATEST_END = dt.date(2024, 12, 31)
 MAX_END_LOOKBACK_DAYS = 10 * 365
 DAYS_PER_YEAR = 365
-#: Seed used when the run has no ``--seed`` option.
-DEFAULT_SEED = 0
 
 # Per-class spawn counters: the Nth user of a class in this process gets index N.
 _USER_COUNTERS: dict[str, itertools.count] = {}
