@@ -67,7 +67,8 @@ def _first_nonzero_index(hist: HdrHistogram, last: int) -> int:
     hdrh's own ``min_value`` is unreliable after ``add`` into an empty histogram."""
     size = hist.word_size
     raw = ctypes.string_at(ctypes.addressof(hist.counts), (last + 1) * size)
-    return min((len(raw) - len(raw.lstrip(b"\0"))) // size, last)
+    first: int = min((len(raw) - len(raw.lstrip(b"\0"))) // size, last)
+    return first
 
 
 def count_at_or_below(hist: HdrHistogram, value_us: int) -> int:
@@ -109,7 +110,8 @@ def apdex(cell: Cell, t_ms: float) -> float | None:
         satisfied -= count_at_or_below(failed, t_us)
         within_4t -= count_at_or_below(failed, t4_us)
     tolerating = within_4t - satisfied
-    return round((satisfied + tolerating / 2) / timed, APDEX_DECIMALS)
+    score: float = round((satisfied + tolerating / 2) / timed, APDEX_DECIMALS)
+    return score
 
 
 def rate(count: int, seconds: float) -> float:

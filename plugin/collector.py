@@ -87,14 +87,18 @@ class Collector:
         self._outbox: list[dict[str, Any]] = []
 
     # -- hook point for the target sampler -------------------------------------------------
-
     def target_sample(self) -> dict[str, Any] | None:
-        """The target host's reading for the slot that just ended (cpu, rss, queue depth), put
-        in that slot's row as ``row["target"]``. None until metrics/target_sampler.py is
-        wired here; called on the master / local runner once per interval, in a greenlet."""
+        """The target's reading for the slot that just ended, for its row's ``target``; None
+        until ``plugin.hooks`` wires the target watch here (master / local, each interval)."""
         return None
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def _env(self) -> Environment:
+        """The Locust environment (``on_init`` sets it; Locust's ``init`` comes first)."""
+        assert self.environment is not None, "Collector.on_init has not run"
+        return self.environment
 
     def on_init(self, environment: Environment, **_kwargs: Any) -> None:
         self.environment = environment
@@ -153,7 +157,8 @@ class Collector:
             self._stop_ticker()
             self._flush_worker(final=True)
             try:
-                environment.runner.send_message(FINAL_MESSAGE, {"batches": self._outbox})
+                if environment.runner is not None:
+                    environment.runner.send_message(FINAL_MESSAGE, {"batches": self._outbox})
                 self._outbox = []
             except Exception:  # noqa: BLE001 - the next stats report carries them instead
                 logger.warning("quantload: final slots not sent now; next report takes them")
@@ -265,7 +270,7 @@ class Collector:
 
     def _tick(self, now: float, now_k: int) -> None:
         """Master / local: note this process's view of the slot just ended, write due rows."""
-        writer, runner = self.writer, self.environment.runner
+        writer, runner = self.writer, self._env.runner
         if writer is None or writer.finished or runner is None:
             return
         if self._stopped_at is not None:
@@ -280,7 +285,8 @@ class Collector:
             return
         live = self._live_workers()
         for worker_id in set(writer.workers) - live:
-            state = ("missing" if worker_id in runner.clients else "quit")
+            clients = runner.clients if isinstance(runner, MasterRunner) else {}
+            state = ("missing" if worker_id in clients else "quit")
             writer.worker_lost(worker_id, now, state)
         writer.advance(now, live)
 
@@ -315,13 +321,13 @@ class Collector:
     # -- master helpers --------------------------------------------------------------------
 
     def _live_workers(self) -> set[str]:
-        runner = self.environment.runner
+        runner = self._env.runner
         if not isinstance(runner, MasterRunner):
             return set()
         return {node.id for node in runner.clients.all if node.state != STATE_MISSING}
 
     def _worker_index(self, worker_id: str) -> int | None:
-        indexes = getattr(self.environment.runner, "worker_indexes", {})
+        indexes = getattr(self._env.runner, "worker_indexes", {})
         return indexes.get(worker_id)
 
     def _await_final_reports(self, writer: RunWriter) -> None:
@@ -373,7 +379,7 @@ class Collector:
                 logger.exception("quantload: after-run step %r failed", hook)
 
     def _stop_reason(self, writer: RunWriter, stop: float) -> str:
-        run_time = getattr(self.environment.parsed_options, "run_time", None)
+        run_time = getattr(self._env.parsed_options, "run_time", None)
         if run_time and stop - writer.start >= run_time - RUN_TIME_SLACK_S:
             return "run_time"
         return "stopped"

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 import shlex
 import signal
@@ -73,7 +74,8 @@ _threshold_watch = ThresholdWatch()
 _watch = TargetWatch()
 _progress = ProgressPrinter()
 SUMMARY_HOOKS.extend([_reporter.summary_hook, _threshold_watch.summary_hook])
-_collector.target_sample = _watch.sample  # the target's reading goes into every row
+# the target's reading goes into every row
+_collector.target_sample = _watch.sample  # type: ignore[method-assign]
 
 
 def current_run(environment: Environment) -> RunWriter | None:
@@ -111,8 +113,8 @@ def _start_embedded_target(environment: Environment) -> None:
     options = environment.parsed_options
     child_env = dict(os.environ)
     child_env.pop(TARGET_KEY_ENV, None)
-    if getattr(options, "api_key", None):
-        child_env[TARGET_KEY_ENV] = options.api_key  # by environment: never on a command line
+    if api_key := getattr(options, "api_key", None):
+        child_env[TARGET_KEY_ENV] = api_key  # by environment: never on a command line
     try:
         flags = shlex.split(getattr(options, "target_flags", "") or "")
         target = EmbeddedTarget(*flags, env=child_env)
@@ -176,7 +178,15 @@ def _ctrl_c_as_sigterm() -> None:
 
 def _follow_arrival_rate(environment: Environment, msg, **_kwargs) -> None:
     """Worker side of a shape's live rate change (the master sends the new total rate)."""
-    environment.parsed_options.arrival_rate = float(msg.data)
+    try:
+        rate = float(msg.data)
+    except (TypeError, ValueError):
+        rate = math.nan
+    if environment.parsed_options is None or not math.isfinite(rate) or rate <= 0:
+        logger.warning("quantload: ignored a malformed arrival rate from the master: %r",
+                       msg.data)
+        return
+    environment.parsed_options.arrival_rate = rate
 
 
 def _watch_run(environment: Environment, **_kwargs) -> None:
@@ -233,7 +243,8 @@ def register(default_users: Iterable[str]) -> None:
     events.request.add_listener(_collector.on_request)
     events.test_start.add_listener(_collector.on_test_start)
     events.test_start.add_listener(_watch_run)
-    events.test_stop.add_listener(lambda **_kw: (_threshold_watch.on_test_stop(), _progress.stop()))
+    events.test_stop.add_listener(lambda **_kw: _threshold_watch.on_test_stop())
+    events.test_stop.add_listener(lambda **_kw: _progress.stop())
     events.quitting.add_listener(lambda **_kw: _watch.stop())
     events.test_stopping.add_listener(_collector.on_test_stopping)
     events.test_stop.add_listener(_collector.on_test_stop)

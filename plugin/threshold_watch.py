@@ -16,6 +16,7 @@ import gevent
 
 from reports.junit import JUNIT_FILENAME, write_junit
 from reports.thresholds import (
+    Result,
     ThresholdSet,
     evaluate_live,
     exit_code,
@@ -52,7 +53,7 @@ class ThresholdWatch:
     def __init__(self) -> None:
         self.thresholds = ThresholdSet()
         self.environment: Any = None
-        self.breach = None
+        self.breach: Result | None = None
         self._watcher: gevent.Greenlet | None = None
 
     def configure(self, thresholds: ThresholdSet) -> None:

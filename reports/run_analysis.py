@@ -133,7 +133,7 @@ def _steps(run: RunData) -> list[StepStats]:
     settling and draining between them are left out."""
     s = run.series
     load, settle, min_rows = s.load, None, DEFAULT_MIN_ROWS
-    measured = np.array([bool(stage) and stage.endswith(MEASURE_STAGE) for stage in s.stage],
+    measured = np.array([bool(stage and stage.endswith(MEASURE_STAGE)) for stage in s.stage],
                         dtype=bool)
     if measured.any():
         load, settle, min_rows = np.where(measured, load, np.nan), 0.0, MIN_MEASURED_ROWS
