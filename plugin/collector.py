@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -39,7 +40,7 @@ from metrics.latency import GeneratorSample, Slot, SlotRecorder
 from plugin.run_meta import describe_run, profile_stem
 from rundir.files import RunFiles
 from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, claim_run_dir, make_run_id
-from rundir.writer import WORKER_REPORT_INTERVAL_S, RunWriter, SummaryHook
+from rundir.writer import WORKER_REPORT_INTERVAL_S, RunWriter
 
 logger = logging.getLogger("quantload.metrics")
 
@@ -60,17 +61,36 @@ RUN_TIME_SLACK_S = 1.0
 """A stop this close to ``--run-time`` counts as "run_time reached"."""
 
 
+@dataclass(frozen=True)
+class RunStop:
+    """How a run's load ended, as the collector saw it."""
+
+    epoch: float
+    """When the load stopped (``time.time()``)."""
+    reasons: list[str]
+    """Why the run is incomplete (interrupted, a worker's last slots missing); empty: whole."""
+    reason: str
+    """``run_time``, ``stopped`` or ``interrupted`` (the ``test_stop`` event's ``reason``)."""
+
+
+EndRun = Callable[[RunWriter, RunStop], None]
+"""Called once per run, with its writer (still open) and how the load ended."""
+
+
+def _write_only(writer: RunWriter, stop: RunStop) -> None:
+    writer.finish(stop.epoch, complete=not stop.reasons, reasons=stop.reasons,
+                  stop_reason=stop.reason)
+
+
 class Collector:
     """One per process; its ``on_*`` methods are Locust listeners (wired in ``hooks``)."""
 
-    def __init__(self, summary_hooks: list[SummaryHook] | None = None,
-                 target_started: Callable[[], bool] = lambda: False,
-                 finished_hooks: list[Callable[[RunWriter], None]] | None = None) -> None:
-        """``summary_hooks`` fill summary sections before it is written; ``finished_hooks``
-        run once the run directory is complete (the report); ``target_started`` says
-        whether this process started the embedded reference target (for meta.json)."""
-        self.summary_hooks = summary_hooks if summary_hooks is not None else []
-        self.finished_hooks = finished_hooks if finished_hooks is not None else []
+    def __init__(self, end_run: EndRun | None = None,
+                 target_started: Callable[[], bool] = lambda: False) -> None:
+        """``end_run`` ends a run once its load is over and its data is in (default: the
+        writer writes the run directory, nothing more); ``target_started`` says whether
+        this process started the embedded reference target (for meta.json)."""
+        self.end_run: EndRun = end_run or _write_only
         self.target_started = target_started
         self.environment: Environment | None = None
         self.role = "local"
@@ -131,9 +151,7 @@ class Collector:
         self.writer = RunWriter(
             RunFiles(path, run_id), start_epoch=now, interval_s=interval,
             apdex_t_ms=float(getattr(options, "apdex_t_ms", None) or DEFAULT_APDEX_T_MS),
-            meta=describe_run(environment, self.role, self.target_started()),
-            summary_hooks=self.summary_hooks)
-        environment.quantload_run = self.writer  # type: ignore[attr-defined]
+            meta=describe_run(environment, self.role, self.target_started()))
         logger.info("quantload run %s: writing %s", run_id, path)
         if self.role == "master" and options is not None:
             # Custom attributes of the master's parsed_options reach workers with each spawn.
@@ -368,15 +386,7 @@ class Collector:
         if self.role == "master" and not self._interrupted:
             reasons += [f"no final report from worker {w}" for w in sorted(missing)]
         stop_reason = "interrupted" if self._interrupted else self._stop_reason(writer, stop)
-        summary = writer.finish(stop, complete=not reasons, reasons=reasons,
-                                 stop_reason=stop_reason)
-        logger.info("quantload run %s written to %s (complete: %s)", writer.run_id,
-                    writer.store.path, summary["complete"])
-        for hook in self.finished_hooks:
-            try:
-                hook(writer)
-            except Exception:  # the run is written; a failing report must not hide that
-                logger.exception("quantload: after-run step %r failed", hook)
+        self.end_run(writer, RunStop(stop, reasons, stop_reason))
 
     def _stop_reason(self, writer: RunWriter, stop: float) -> str:
         run_time = getattr(self._env.parsed_options, "run_time", None)

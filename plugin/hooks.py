@@ -13,7 +13,7 @@ this module tells you every side effect the suite has on a Locust run:
 - target resources (``plugin.target_watch``): sampled each interval into the run's
   rows, gaps as events, shown in the web UI's Target tab;
 - thresholds (``plugin.threshold_watch``): validated at parse time (exit 2), ``[abort]`` ones
-  watched live, all judged into ``summary.json`` / ``junit.xml`` and the exit code;
+  watched live;
 - workers follow a shape's live arrival-rate changes (``ARRIVAL_RATE_MESSAGE``);
 - a progress line every 10 s on the console (``plugin.progress``): stage, offered
   load, achieved throughput, elapsed and remaining time;
@@ -21,11 +21,11 @@ this module tells you every side effect the suite has on a Locust run:
   records into per-second HDR histograms; ``report_to_master`` /
   ``worker_report`` carry workers' slots to the master (plus a custom
   ``quantload_final`` message with a worker's last slots); ``test_start`` opens a
-  run directory (``environment.quantload_run``, see :func:`current_run`),
-  ``test_stopping`` ends the load, ``test_stop`` / ``quitting`` write its summary,
-  ``worker_connect`` notes workers;
-- the end of a run (``plugin.run_end``): the analysis fills ``summary.json``'s
-  ``breaking_point`` and ``leak``, and ``report.html`` is written (also on Ctrl-C/SIGTERM).
+  run directory, ``test_stopping`` ends the load, ``test_stop`` / ``quitting`` end
+  the run, ``worker_connect`` notes workers;
+- the end of a run (``plugin.run_end``, called by the collector once per run, also on
+  Ctrl-C/SIGTERM): the run directory is finished, then judged and reported
+  (``summary.json``'s verdicts, ``junit.xml``, ``report.html``, the exit code).
 """
 
 from __future__ import annotations
@@ -49,12 +49,11 @@ from plugin.collector import FINAL_MESSAGE, Collector
 from plugin.embedded_target import EmbeddedTarget, TargetStartError
 from plugin.options import add_options, check_after_parse, thresholds_from_options
 from plugin.progress import ProgressPrinter
-from plugin.run_end import RunReporter
+from plugin.run_end import RunEnd
 from plugin.target_watch import TargetWatch
 from plugin.threshold_watch import ThresholdWatch
 from plugin.webui import install_report_link
 from reports.thresholds import ThresholdError
-from rundir.writer import RunWriter, SummaryHook
 from scenarios.catalogue import shape_instance
 from users.arrival_rate_user import ARRIVAL_RATE_MESSAGE
 
@@ -64,24 +63,13 @@ EXIT_INTERRUPTED = 130
 
 _state: dict[str, EmbeddedTarget | None] = {"target": None}
 
-SUMMARY_HOOKS: list[SummaryHook] = []
-"""Called as ``hook(summary, writer)`` before ``summary.json`` is written, in order; a hook
-fills its own section (``breaking_point`` and ``leak``, then ``thresholds`` and ``passed``)."""
-_reporter = RunReporter()
-_collector = Collector(SUMMARY_HOOKS, target_started=lambda: _state["target"] is not None,
-                       finished_hooks=[_reporter.after_finish])
 _threshold_watch = ThresholdWatch()
+_run_end = RunEnd(_threshold_watch)
+_collector = Collector(_run_end, target_started=lambda: _state["target"] is not None)
 _watch = TargetWatch()
 _progress = ProgressPrinter()
-SUMMARY_HOOKS.extend([_reporter.summary_hook, _threshold_watch.summary_hook])
 # the target's reading goes into every row
 _collector.target_sample = _watch.sample  # type: ignore[method-assign]
-
-
-def current_run(environment: Environment) -> RunWriter | None:
-    """The run being written, or the last one written (``.path``, ``.run_id``, ``.summary``
-    once finished); None before the first test starts and in worker processes."""
-    return getattr(environment, "quantload_run", None)
 
 
 def available_user_classes() -> list[str]:
@@ -139,11 +127,6 @@ def _stop_embedded_target(**_kwargs) -> None:
         logger.info("stopped the embedded reference target")
 
 
-def embedded_target() -> EmbeddedTarget | None:
-    """The target this process started, if any (samplers watch its pid)."""
-    return _state["target"]
-
-
 def _share_worker_count(environment: Environment, **_kwargs) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner) and environment.parsed_options is not None:
@@ -191,7 +174,7 @@ def _follow_arrival_rate(environment: Environment, msg, **_kwargs) -> None:
 
 def _watch_run(environment: Environment, **_kwargs) -> None:
     """After the collector opened the run: sample the target, watch abort thresholds."""
-    writer = current_run(environment)
+    writer = _collector.writer
     if isinstance(environment.runner, WorkerRunner) or writer is None:
         return
     target = _state["target"]
@@ -199,7 +182,6 @@ def _watch_run(environment: Environment, **_kwargs) -> None:
                  target.url if target else None, writer.event)
     _threshold_watch.on_test_start(environment, writer.event)
     _progress.start(environment)
-    _reporter.environment = environment
 
 
 def register(default_users: Iterable[str]) -> None:
@@ -226,9 +208,10 @@ def register(default_users: Iterable[str]) -> None:
         _install_shape(environment)
         _ctrl_c_as_sigterm()
         _collector.on_init(environment)
+        _run_end.environment = environment
         if environment.web_ui is not None:
             _watch.panel.install(environment.web_ui)
-            install_report_link(environment.web_ui, lambda: _reporter.last_report)
+            install_report_link(environment.web_ui, lambda: _run_end.last_report)
         if isinstance(environment.runner, WorkerRunner):
             environment.runner.register_message(ARRIVAL_RATE_MESSAGE, _follow_arrival_rate)
         if isinstance(environment.runner, MasterRunner):

@@ -1,64 +1,70 @@
-"""The end of a run: analysis into ``summary.json``, then ``report.html``.
+"""The end of a run, read top to bottom: :meth:`RunEnd.__call__`.
 
-Two steps, wired by ``plugin.hooks``:
+The collector calls it once per run (master or local runner; Ctrl-C and SIGTERM
+included) when the load is over and every worker's last data is in:
 
-- :meth:`RunReporter.summary_hook` (a summary hook, before ``summary.json`` is
-  written): reads the run's rows back, analyses them
-  (:func:`reports.run_analysis.analyse_run`) and fills ``breaking_point`` (with the
-  live breakpoint search's result when that shape ran) and ``leak``;
-- :meth:`RunReporter.after_finish` (once the run directory is complete, Ctrl-C and
-  SIGTERM included): renders ``report.html`` from the same analysis and prints its path.
-
-The analysis is kept between the two, so a long run's rows are read once.
+1. the run writer writes what was measured: the last rows, the histograms, the
+   measured ``summary.json``, the final ``meta.json`` and the ``test_stop`` event;
+2. :func:`reports.finalize.finalize` turns the finished directory into the verdicts
+   (``breaking_point``, ``leak``, ``thresholds``, ``passed`` in ``summary.json``),
+   ``junit.xml`` and ``report.html``; the breakpoint search's findings come from the
+   run's shape (:meth:`scenarios.base.ParameterizedShape.findings`), the thresholds
+   and an ``[abort]`` breach from the live threshold watch;
+3. the console gets the threshold table and the report's path;
+4. with thresholds, the process exit code is theirs (0 pass, 3 fail).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from plugin.collector import RunStop
+from plugin.threshold_watch import ThresholdWatch
 from rundir.writer import RunWriter
+from scenarios.base import ParameterizedShape
 
 if TYPE_CHECKING:
-    from reports.run_analysis import RunAnalysis
-    from rundir.reader import RunData
+    from locust.env import Environment
+
+logger = logging.getLogger("quantload")
 
 # ``reports`` (numpy, scipy, plotly, Jinja2) is imported when a run ends, not at start: every
 # locust process, workers included, would otherwise pay about 1.9 s for it before any load.
 
 
-class RunReporter:
+class RunEnd:
     """One per process; only the master or local runner's runs reach it."""
 
-    def __init__(self) -> None:
-        self.environment: Any = None
+    def __init__(self, thresholds: ThresholdWatch) -> None:
+        self.thresholds = thresholds
+        self.environment: Environment | None = None
+        """Set at ``init``: whose shape and exit code these runs are."""
         self.last_report: Path | None = None
         """The newest report written (the web UI serves it)."""
-        self._analysed: tuple[RunWriter, RunData, RunAnalysis] | None = None
 
-    def summary_hook(self, summary: dict[str, Any], writer: RunWriter) -> None:
-        from reports.run_analysis import analyse_run, breaking_point_section, leak_section
-        from rundir.reader import load_run
+    def __call__(self, writer: RunWriter, stop: RunStop) -> None:
+        from reports.finalize import finalize
+        from reports.thresholds import format_results
 
-        run = load_run(writer.path, summary=summary, histograms=False)
-        search = getattr(self.environment, "quantload_breakpoint", None)
-        analysis = analyse_run(run, search=search if isinstance(search, dict) else None)
-        summary["breaking_point"] = breaking_point_section(analysis)
-        summary["leak"] = leak_section(analysis)
-        self._analysed = (writer, run, analysis)
+        summary = writer.finish(stop.epoch, complete=not stop.reasons, reasons=stop.reasons,
+                                stop_reason=stop.reason)
+        logger.info("quantload run %s written to %s (complete: %s)", writer.run_id,
+                    writer.path, summary["complete"])
 
-    def after_finish(self, writer: RunWriter) -> None:
-        from reports.render import render_report
-        from rundir.reader import read_events, read_histograms
+        outcome = finalize(writer.path, thresholds=self.thresholds.thresholds,
+                           breach=self.thresholds.breach, search=self._findings())
+        writer.summary = outcome.summary
 
-        analysed, self._analysed = self._analysed, None
-        if analysed is not None and analysed[0] is writer:
-            _, run, analysis = analysed
-            # the final histograms and the test_stop event are written by now
-            run.histograms = read_histograms(writer.path, run.problems)
-            run.events = read_events(writer.path, run.problems)
-            path = render_report(writer.path, run=run, analysis=analysis)
-        else:  # the analysis hook failed: render from the directory alone
-            path = render_report(writer.path)
-        self.last_report = path
-        print(f"quantload report: {path}", flush=True)
+        if outcome.results:
+            print(format_results(outcome.results), flush=True)
+        if outcome.report is not None:
+            self.last_report = outcome.report
+            print(f"quantload report: {outcome.report}", flush=True)
+        if outcome.exit_code is not None and self.environment is not None:
+            self.environment.process_exit_code = outcome.exit_code
+
+    def _findings(self) -> dict[str, Any] | None:
+        shape = self.environment.shape_class if self.environment is not None else None
+        return shape.findings() if isinstance(shape, ParameterizedShape) else None

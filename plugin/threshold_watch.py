@@ -1,9 +1,12 @@
-"""Thresholds in a run: checked at parse time, watched live for ``[abort]``, judged at the end.
+"""The live threshold watch: a run's thresholds, and the ``[abort]`` ones watched as it goes.
 
-The pure language lives in ``reports.thresholds``; this module is the glue to a
-Locust run. It sets ``environment.process_exit_code`` (0 pass, 3 fail; a
-malformed threshold already exited 2 at parse time), prints every threshold
-with its observed value, and writes ``junit.xml`` into the run directory.
+The pure language lives in ``reports.thresholds``. This module holds the run's
+:class:`~reports.thresholds.ThresholdSet` (parsed and checked at parse time; a
+malformed threshold exits 2 before any load), watches the ``[abort]`` ones on
+Locust's live stats once a second and quits the run on a breach. The final
+verdict, ``junit.xml`` and the exit code come at the end of the run
+(:mod:`plugin.run_end`, :func:`reports.finalize.finalize`), from its ``thresholds``
+and ``breach``.
 """
 
 from __future__ import annotations
@@ -14,15 +17,7 @@ from typing import Any
 
 import gevent
 
-from reports.junit import JUNIT_FILENAME, write_junit
-from reports.thresholds import (
-    Result,
-    ThresholdSet,
-    evaluate_live,
-    exit_code,
-    final_results,
-    format_results,
-)
+from reports.thresholds import Result, ThresholdSet, evaluate_live
 
 logger = logging.getLogger("quantload")
 WATCH_INTERVAL_S = 1.0
@@ -83,16 +78,3 @@ class ThresholdWatch:
                              breach.name, breach.observed)
                 event("threshold_abort", threshold=breach.name, observed=breach.observed)
                 runner.quit()
-
-    def summary_hook(self, summary: dict[str, Any], writer: Any) -> None:
-        """Fill ``thresholds`` and ``passed``, print them, write junit.xml, set the exit code."""
-        results = final_results(self.thresholds, summary, self.breach)
-        summary["thresholds"] = [r.as_dict() for r in results]
-        summary["passed"] = all(r.passed for r in results)
-        write_junit(writer.path / JUNIT_FILENAME, results,
-                    duration_s=float(summary.get("duration_s") or 0.0))
-        if not results:
-            return
-        print(format_results(results), flush=True)
-        if self.environment is not None:
-            self.environment.process_exit_code = exit_code(results)

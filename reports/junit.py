@@ -9,13 +9,13 @@ always parses.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from reports.thresholds import Result, format_number, format_observed
+from rundir.files import write_atomic
 
 JUNIT_FILENAME = "junit.xml"
 DEFAULT_SUITE_NAME = "quantload.thresholds"
@@ -53,11 +53,9 @@ def junit_xml(results: Sequence[Result], suite_name: str = DEFAULT_SUITE_NAME,
 
 def write_junit(path: str | Path, results: Sequence[Result],
                 suite_name: str = DEFAULT_SUITE_NAME, duration_s: float = 0.0) -> Path:
-    """Write ``junit_xml(...)`` to ``path`` (whole or not at all: a temp file, then rename)."""
+    """Write ``junit_xml(...)`` to ``path`` (whole or not at all: see ``write_atomic``)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(junit_xml(results, suite_name, duration_s), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, junit_xml(results, suite_name, duration_s))
     return path
 
 

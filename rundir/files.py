@@ -53,6 +53,13 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_summary(run_dir: Path, summary: Mapping[str, Any]) -> Path:
+    """Replace the run's ``summary.json`` atomically; returns its path."""
+    path = Path(run_dir) / SUMMARY_FILE
+    write_atomic(path, json.dumps(summary, indent=2) + "\n")
+    return path
+
+
 class _LineLog:
     """An append-only JSON-lines file: one ``os.write`` per line on an O_APPEND descriptor."""
 
@@ -100,7 +107,7 @@ class RunFiles:
         self._events.append(event)
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
-        write_atomic(self.path / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        write_summary(self.path, summary)
 
     def write_histograms(self, totals: Mapping[str, Cell], total: Cell | None = None) -> None:
         """``<slug>.hdr`` (all requests) and ``<slug>.failures.hdr`` (failed ones, if any) per

@@ -11,10 +11,9 @@ Locust (times and worker ids come in as plain values), so a whole run -
 
 from __future__ import annotations
 
-import logging
 import math
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,6 @@ from metrics.generator import OverloadTracker
 from metrics.latency import GeneratorSample, Slot, merge_cells
 from rundir.files import RunFiles, iso
 from rundir.records import build_row, build_summary
-
-logger = logging.getLogger("quantload.metrics")
 
 WORKER_REPORT_INTERVAL_S = 3.0
 """Locust's ``WORKER_REPORT_INTERVAL``: how often workers send their slots."""
@@ -35,10 +32,6 @@ CHECKPOINT_EVERY_S = 10.0
 """How often the cumulative histograms are saved while the run goes, so a crashed run
 still has percentiles (at most this much behind its rows) for its report."""
 
-SummaryHook = Callable[[dict[str, Any], "RunWriter"], None]
-"""Called with the summary dict before it is written; may fill in its sections."""
-
-
 def grace_slots(interval_s: float) -> int:
     return math.ceil(GRACE_REPORT_PERIODS * WORKER_REPORT_INTERVAL_S / interval_s)
 
@@ -47,11 +40,10 @@ class RunWriter:
     """A run being written. Create it at test start; call :meth:`add` / :meth:`note` as data
     comes, :meth:`advance` every interval, :meth:`finish` once at the end."""
 
-    def __init__(self, store: RunFiles, *, start_epoch: float, interval_s: float,
-                 apdex_t_ms: float, meta: Mapping[str, Any], grace: int | None = None,
-                 summary_hooks: Iterable[SummaryHook] = ()) -> None:
-        self.store = store
-        self.run_id = store.run_id
+    def __init__(self, files: RunFiles, *, start_epoch: float, interval_s: float,
+                 apdex_t_ms: float, meta: Mapping[str, Any], grace: int | None = None) -> None:
+        self.files = files
+        self.run_id = files.run_id
         self.start = start_epoch
         self.interval = interval_s
         self.apdex_t_ms = apdex_t_ms
@@ -60,7 +52,6 @@ class RunWriter:
         self.meta: dict[str, Any] = dict(meta)
         self.workers: dict[str, dict[str, Any]] = {}
         self.final_from: set[str] = set()
-        self.summary_hooks = list(summary_hooks)
         self.users_max = 0
         self.rows_written = 0
         self._checkpoint_rows = max(1, round(CHECKPOINT_EVERY_S / interval_s))
@@ -77,7 +68,7 @@ class RunWriter:
     @property
     def path(self) -> Path:
         """The run directory."""
-        return self.store.path
+        return self.files.path
 
     @property
     def finished(self) -> bool:
@@ -141,7 +132,7 @@ class RunWriter:
 
     def _write_histograms(self) -> None:
         totals = self.aggregator.totals
-        self.store.write_histograms(totals, merge_cells(totals.values()) if totals else None)
+        self.files.write_histograms(totals, merge_cells(totals.values()) if totals else None)
 
     def _write_row(self, merged: MergedSlot, span_s: float) -> None:
         t = self.start + merged.k * self.interval
@@ -150,7 +141,7 @@ class RunWriter:
         row["span_s"] = round(span_s, TIME_DECIMALS)
         row["target"] = merged.target  # the target sampler's reading for this slot, or None
         row["load"] = merged.load  # the shape's stage and offered load, or None (no shape)
-        self.store.append_row(row)
+        self.files.append_row(row)
         self.rows_written += 1
         if merged.users is not None:
             self.users_max = max(self.users_max, merged.users)
@@ -162,14 +153,14 @@ class RunWriter:
     def event(self, kind: str, t: float | None = None, **fields: Any) -> None:
         """One ``events.jsonl`` line: ``{"t", "elapsed_s", "kind", **fields}``."""
         t = time.time() if t is None else t
-        self.store.append_event({"t": round(t, TIME_DECIMALS),
+        self.files.append_event({"t": round(t, TIME_DECIMALS),
                                  "elapsed_s": round(t - self.start, TIME_DECIMALS),
                                  "kind": kind, **fields})
 
     def write_meta(self) -> None:
         workers = [{**w, "first_seen": iso(w["first_seen"]), "last_seen": iso(w["last_seen"])}
                    for w in self.workers.values()]
-        self.store.write_meta({
+        self.files.write_meta({
             **self.meta,
             "run_id": self.run_id,
             "interval_s": self.interval,
@@ -184,8 +175,11 @@ class RunWriter:
 
     def finish(self, stop_epoch: float, *, complete: bool, reasons: Iterable[str] = (),
                stop_reason: str = "stopped") -> dict[str, Any]:
-        """Write the remaining rows, the histograms, ``summary.json`` and the final meta;
-        close the files. Returns the summary (also kept as ``self.summary``)."""
+        """Write the remaining rows, the histograms, the measured ``summary.json`` and the
+        final meta; close the files. Returns the summary (also kept as ``self.summary``).
+
+        The verdicts (breaking point, leak, thresholds) are added afterwards, from the
+        finished directory, by :func:`reports.finalize.finalize`."""
         if self.summary is not None:
             return self.summary
         self.stop_epoch = stop_epoch
@@ -199,18 +193,12 @@ class RunWriter:
             run_id=self.run_id, duration_s=stop_epoch - self.start, users_max=self.users_max,
             totals=totals, errors=self.aggregator.errors, apdex_t_ms=self.apdex_t_ms,
             complete=complete and not reasons, incomplete_reasons=reasons)
-        for hook in self.summary_hooks:
-            try:
-                hook(summary, self)
-            except Exception:  # a broken stage must not cost the run its summary
-                logger.exception("quantload: summary hook %r failed", hook)
-                summary.setdefault("hook_errors", []).append(getattr(hook, "__name__", repr(hook)))
         self._write_histograms()
-        self.store.write_summary(summary)
+        self.files.write_summary(summary)
         self.summary = summary
         self.write_meta()
         self.event("test_stop", t=stop_epoch, reason=stop_reason,
                    complete=summary["complete"], rows=self.rows_written,
                    late_slots=self.aggregator.late_slots)
-        self.store.close()
+        self.files.close()
         return summary

@@ -92,6 +92,11 @@ class ParameterizedShape(LoadTestShape):
         env = self.environment
         return env.parsed_options if env is not None else None
 
+    def findings(self) -> dict[str, Any] | None:
+        """What the shape found about the service, for ``summary.json`` (the breakpoint
+        search's result); None: nothing (every shape but the search)."""
+        return None
+
     def param(self, name: str) -> Any:
         """The parameter ``name``: its option (``option_for[name]``) when given, else the
         class attribute ``name``."""

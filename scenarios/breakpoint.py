@@ -11,10 +11,10 @@ between the last good and the first broken rate, and stops by itself. The
 algorithm is :class:`scenarios.breakpoint_search.BreakpointSearch` (pure); the
 rules of "broken" are :func:`reports.analysis.step_verdict`.
 
-The result is logged and left on the environment as
-``environment.quantload_breakpoint`` (``BreakpointSearch.summary()``: found,
-capacity_rps, offered_at_break, reason, last_good, limits, steps, ...), also
-when ``-t`` or a stop ends the search early (then ``complete`` is false).
+The result is logged, and :meth:`BreakpointShape.findings` gives it to the end of
+the run for ``summary.json``'s ``breaking_point`` (``BreakpointSearch.summary()``:
+found, capacity_rps, offered_at_break, reason, last_good, limits, steps, ...),
+also when ``-t`` or a stop ends the search early (then ``complete`` is false).
 
 The shape sets the user count itself: enough ``ArrivalRateUser`` connection
 holders for the in-flight cap in every process. Run only ``ArrivalRateUser``
@@ -159,7 +159,7 @@ class BreakpointShape(ParameterizedShape):
         run_time = self.run_time_s()
         if run_time and self.get_run_time() >= run_time:
             self.search.stop("time limit (-t) reached")
-            self._report(env)
+            self._report()
             return None
         if not self._searching:  # wait until every connection holder runs (or gave up waiting)
             self._searching = (runner.user_count >= self._users
@@ -170,7 +170,7 @@ class BreakpointShape(ParameterizedShape):
             rate = self.search.update(now, stats_snapshot(runner.stats, now, second))
             self._log_new_steps()
             if rate is None:
-                self._report(env)
+                self._report()
                 return None
             self.offer_rate(rate)
         return self._users, CONNECTION_SPAWN_RATE
@@ -247,10 +247,14 @@ class BreakpointShape(ParameterizedShape):
         self._logged = len(self.search.steps)
         self._logged_retried = len(self.search.retried)
 
-    def _report(self, env: Any) -> None:
+    def findings(self) -> dict[str, Any] | None:
+        """The search's result so far (``BreakpointSearch.summary()``); None before it
+        started."""
+        return self.search.summary() if self.search is not None else None
+
+    def _report(self) -> None:
         assert self.search is not None
         summary = self.search.summary()
-        env.quantload_breakpoint = summary
         elapsed = summary["elapsed_s"]
         if summary["found"] and summary["capacity_rps"] is not None:
             logger.info("breakpoint: capacity %.1f req/s; broke at %.1f req/s offered (%s); "
