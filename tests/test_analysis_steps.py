@@ -16,16 +16,10 @@ from reports.analysis.breaking import (
     StepMeasure,
     find_breaking_point,
 )
-from reports.analysis.steps import (
-    RULE_GROWTH,
-    StepStats,
-    aggregate_steps,
-    breaking_point_from_steps,
-    littles_law,
-    littles_law_steps,
-    scalability,
-    segment_steps,
-)
+from reports.analysis.littles_law import littles_law, littles_law_steps
+from reports.analysis.step_break import RULE_GROWTH, breaking_point_from_steps
+from reports.analysis.step_scaling import scalability
+from reports.analysis.steps import StepStats, aggregate_steps, segment_steps
 
 # ramp 2..8, 30 rows at 10 users, ramp 15, 30 rows at 20 (with float noise), 2 unknown rows,
 # a 3-row blip at 25, 5 rows at 0, 5 rows at 40

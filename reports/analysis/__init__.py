@@ -35,20 +35,10 @@ from reports.analysis.breaking import (
     step_verdict,
 )
 from reports.analysis.leak import LeakAnalysis, LeakRules, analyse_leak
-from reports.analysis.steps import (
-    RULE_GROWTH,
-    LittleCheck,
-    StepBreak,
-    StepScaling,
-    StepSpan,
-    StepStats,
-    aggregate_steps,
-    breaking_point_from_steps,
-    littles_law,
-    littles_law_steps,
-    scalability,
-    segment_steps,
-)
+from reports.analysis.littles_law import LittleCheck, littles_law, littles_law_steps
+from reports.analysis.step_break import RULE_GROWTH, StepBreak, breaking_point_from_steps
+from reports.analysis.step_scaling import StepScaling, scalability
+from reports.analysis.steps import StepSpan, StepStats, aggregate_steps, segment_steps
 from reports.analysis.tables import (
     CacheEffect,
     DataSizeScaling,
