@@ -1,20 +1,31 @@
-"""Pure maths of HDR cells: percentiles, Apdex, rates, one cell's statistics.
+"""The one implementation of every figure: percentiles, Apdex, rates, a cell's statistics.
 
 Histograms and counts in, plain dicts out; no I/O and no Locust, so every
 number is tested against synthetic data of known answer. What a timeseries row
-and ``summary.json`` hold is built from these by :mod:`rundir.records`.
+and ``summary.json`` hold is built from these by :mod:`rundir.records`; the
+report's tables (:mod:`reports.analysis.tables`) and the breakpoint search's
+windows (:mod:`reports.analysis.breaking`) use the same rules from here, so the
+report, the search and ``summary.json`` cannot disagree on what a figure means.
 
-Percentiles follow HdrHistogram's own definition (the value at rank
-``max(1, round(p/100 * n))``, reported as the highest value equivalent to it),
-so they are exact to 3 significant digits and match any HDR tool reading the
-saved histograms. Values are microseconds inside, milliseconds in the output.
+Rules stated once:
+
+- percentiles follow HdrHistogram's own definition: the value at rank
+  ``max(1, round_half_up(p/100 * n))`` of the ``n`` recorded values
+  (:func:`nearest_rank`), found in running counts by :func:`rank_positions`;
+  on an HDR histogram reported as the highest value equivalent to it, so exact
+  to 3 significant digits and matching any HDR tool reading the saved histograms;
+- Apdex: satisfied ``<= T``, tolerating ``<= 4T``, frustrated slower or failed;
+  score = (satisfied + tolerating / 2) / timed requests (:func:`apdex_ratio`);
+- a rate is a count over seconds, the seconds floored to :data:`MIN_SECONDS` (:func:`rate`).
+
+Values are microseconds inside, milliseconds in the output.
 """
 
 from __future__ import annotations
 
 import ctypes
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate
 from typing import Any
 
@@ -22,10 +33,16 @@ from hdrh.histogram import HdrHistogram
 
 from metrics.latency import US_PER_MS, Cell, as_histogram
 
-ROW_PERCENTILES = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0}
+
+def percentile_key(p: float) -> str:
+    """The name of percentile ``p`` in rows and ``summary.json``: ``"p50_ms"``, ``"p999_ms"``
+    for 99.9 (the dot removed)."""
+    return f"p{format(p, 'g').replace('.', '')}_ms"
+
+
+ROW_PERCENTILES = {percentile_key(p): p for p in (50.0, 90.0, 95.0, 99.0)}
 """Percentiles of each timeseries row (per endpoint and total)."""
-SUMMARY_PERCENTILES = {"p50_ms": 50.0, "p75_ms": 75.0, "p90_ms": 90.0, "p95_ms": 95.0,
-                       "p99_ms": 99.0, "p999_ms": 99.9}
+SUMMARY_PERCENTILES = {percentile_key(p): p for p in (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)}
 """Percentiles of ``summary.json``'s endpoints and total."""
 APDEX_TOLERATING_FACTOR = 4
 """Apdex: satisfied <= T < tolerating <= 4T < frustrated."""
@@ -35,6 +52,35 @@ RATE_DECIMALS = 3
 APDEX_DECIMALS = 4
 MIN_SECONDS = 1e-3
 """Rates over shorter spans are not meaningful; the span is floored to this."""
+
+
+def nearest_rank(p: float, total: float) -> int:
+    """The 1-based rank of the ``p``-th percentile (``p`` above 100 counts as 100) among
+    ``total`` recorded values: ``max(1, round_half_up(p / 100 * total))``, HdrHistogram's rule.
+
+    The percentile is the recorded value at that rank, never an interpolation."""
+    return max(1, int(min(p, 100.0) * total / 100 + 0.5))
+
+
+def rank_positions(cumulative: Sequence[float], percentiles: Iterable[float]) -> dict[float, int]:
+    """``{p: position}``: where in ``cumulative`` (running totals of the counts of values in
+    ascending order, so its last item is the number of values) the value at
+    :func:`nearest_rank` of each ``p`` lies. ``cumulative`` must not be empty."""
+    total, last = cumulative[-1], len(cumulative) - 1
+    return {p: min(bisect_left(cumulative, nearest_rank(p, total)), last) for p in percentiles}
+
+
+def percentile_from_counts(counts: Mapping[float, int], q: float) -> float | None:
+    """The ``q`` quantile (0 < q <= 1) of a histogram ``{value: count}`` by
+    :func:`nearest_rank` (of ``100 * q``); None for an empty histogram. Non-positive
+    counts are ignored. Raises ValueError for ``q`` outside (0, 1]."""
+    if not 0 < q <= 1:
+        raise ValueError(f"q must be in (0, 1], got {q}")
+    items = sorted((value, n) for value, n in counts.items() if n > 0)
+    if not items:
+        return None
+    position = rank_positions(list(accumulate(n for _, n in items)), [100 * q])[100 * q]
+    return float(items[position][0])
 
 
 def percentiles_us(hist: HdrHistogram, percentiles: Iterable[float]) -> dict[float, int | None]:
@@ -53,10 +99,8 @@ def percentiles_us(hist: HdrHistogram, percentiles: Iterable[float]) -> dict[flo
     first = _first_nonzero_index(hist, last)
     cumulative = list(accumulate(hist.counts[first: last + 1]))
     result: dict[float, int | None] = {}
-    for p in wanted:
-        rank = max(1, int(min(p, 100.0) * total / 100 + 0.5))
-        index = first + min(bisect_left(cumulative, rank), last - first)
-        value = hist.get_value_from_index(index)
+    for p, position in rank_positions(cumulative, wanted).items():
+        value = hist.get_value_from_index(first + position)
         result[p] = hist.get_highest_equivalent_value(value) if p else \
             hist.get_lowest_equivalent_value(value)
     return result
@@ -79,6 +123,7 @@ def count_at_or_below(hist: HdrHistogram, value_us: int) -> int:
 
 
 def ms(value_us: int | None) -> float | None:
+    """Microseconds to milliseconds, rounded to :data:`MS_DECIMALS`; None stays None."""
     return None if value_us is None else round(value_us / US_PER_MS, MS_DECIMALS)
 
 
@@ -109,12 +154,21 @@ def apdex(cell: Cell, t_ms: float) -> float | None:
         failed = as_histogram(cell.failed_hist)
         satisfied -= count_at_or_below(failed, t_us)
         within_4t -= count_at_or_below(failed, t4_us)
-    tolerating = within_4t - satisfied
-    score: float = round((satisfied + tolerating / 2) / timed, APDEX_DECIMALS)
-    return score
+    score = apdex_ratio(satisfied, within_4t - satisfied, timed)
+    return None if score is None else round(score, APDEX_DECIMALS)
 
 
-def rate(count: int, seconds: float) -> float:
+def apdex_ratio(satisfied: float, tolerating: float, total: float) -> float | None:
+    """The Apdex score, unrounded: ``(satisfied + tolerating / 2) / total`` (the rest of
+    ``total`` is frustrated); None when ``total`` is not positive."""
+    return (satisfied + tolerating / 2) / total if total > 0 else None
+
+
+def rate(count: float, seconds: float) -> float:
+    """``count`` per second over ``seconds`` (floored to :data:`MIN_SECONDS`), rounded to
+    :data:`RATE_DECIMALS`; 0.0 when ``seconds`` is not positive (no time, no rate)."""
+    if seconds <= 0:
+        return 0.0
     return round(count / max(seconds, MIN_SECONDS), RATE_DECIMALS)
 
 

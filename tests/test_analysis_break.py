@@ -15,7 +15,6 @@ from reports.analysis.breaking import (
     StepMeasure,
     find_breaking_point,
     measure_window,
-    percentile_from_counts,
     step_verdict,
 )
 
@@ -124,19 +123,7 @@ def test_no_steps():
     assert not point.found and point.capacity_rps is None and point.last_good_step is None
 
 
-# -- windows and percentiles --------------------------------------------------------------------
-
-def test_percentile_nearest_rank():
-    counts = {10: 90, 20: 5, 500: 5}  # 100 requests
-    assert percentile_from_counts(counts, 0.90) == 10
-    assert percentile_from_counts(counts, 0.95) == 20
-    assert percentile_from_counts(counts, 0.96) == 500
-    assert percentile_from_counts(counts, 1.0) == 500
-    assert percentile_from_counts({}, 0.95) is None
-    assert percentile_from_counts({5: 0}, 0.95) is None
-    with pytest.raises(ValueError):
-        percentile_from_counts(counts, 0)
-
+# -- windows (their p95: metrics.summary.percentile_from_counts, tested in test_summary) ---
 
 def test_a_window_counts_only_its_own_requests():
     before = StatsSnapshot(at_s=100.0, answered=1000, failures=10, dropped=3,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 
 import numpy as np
 import pytest
 
 import reports.analysis as analysis
+from metrics.latency import new_histogram, to_us
+from metrics.summary import SUMMARY_PERCENTILES, latency_stats, percentile_from_counts
 from reports.analysis.tables import (
     apdex_score,
     cache_effect,
@@ -15,8 +18,8 @@ from reports.analysis.tables import (
     error_ratios,
     error_type,
     percentile_table,
-    throughput,
 )
+from rundir.reader import recorded_values
 
 
 def test_percentiles_are_nearest_rank_values():
@@ -53,11 +56,6 @@ def test_apdex_counts_tolerating_half_and_failures_frustrated():
     assert apdex_score(np.array([]), np.array([]), 100) is None
     with pytest.raises(ValueError):
         apdex_score(values, counts, 0)
-
-
-def test_throughput():
-    assert throughput(600, 60.0) == 10.0
-    assert throughput(5, 0.0) == 0.0
 
 
 @pytest.mark.parametrize(("message", "kind"), [
@@ -148,3 +146,22 @@ def test_package_exports_every_public_name():
 def test_error_type_does_not_take_a_closing_tag_for_a_path():
     kind = error_type("bad symbol </b> at /v1/backtests/42")
     assert "</b>" in kind and kind.endswith("<url>")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_saved_histogram_gives_summary_json_s_percentiles(seed):
+    """One rule, three forms: an HDR histogram (summary.json), the same histogram saved and
+    read back as value/count arrays (the report's fallback), and ``{value: count}`` (the
+    breakpoint search's windows) give the same percentiles and max."""
+    rng = random.Random(seed)
+    hist = new_histogram()
+    for _ in range(rng.randint(1, 5000)):
+        hist.record_value(to_us(rng.lognormvariate(3, 1.2)))
+    summary = latency_stats(hist, SUMMARY_PERCENTILES)
+    values_ms, counts = recorded_values(hist)
+    table = percentile_table(values_ms, counts)
+    by_value = dict(zip(values_ms.tolist(), counts.tolist(), strict=True))
+    for key, p in SUMMARY_PERCENTILES.items():
+        assert table[key] == summary[key], key
+        assert percentile_from_counts(by_value, p / 100) == summary[key], key
+    assert table["max_ms"] == summary["max_ms"]

@@ -8,7 +8,14 @@ import random
 import pytest
 
 from metrics.latency import Cell, new_histogram, to_us
-from metrics.summary import ROW_PERCENTILES, SUMMARY_PERCENTILES, apdex, percentiles_us
+from metrics.summary import (
+    ROW_PERCENTILES,
+    SUMMARY_PERCENTILES,
+    apdex,
+    percentile_from_counts,
+    percentiles_us,
+    rate,
+)
 from rundir.records import build_row, build_summary
 
 DESIGN_SUMMARY_KEYS = {"run_id", "duration_s", "users_max", "endpoints", "total",
@@ -138,3 +145,20 @@ def test_requests_total_leaves_out_pseudo_requests():
     assert row["total"]["count"] == 12
     assert row["requests"]["count"] == 4
     assert row["requests"]["max_ms"] == pytest.approx(10.0, rel=1e-3)
+
+
+def test_percentile_nearest_rank():
+    counts = {10: 90, 20: 5, 500: 5}  # 100 requests
+    assert percentile_from_counts(counts, 0.90) == 10
+    assert percentile_from_counts(counts, 0.95) == 20
+    assert percentile_from_counts(counts, 0.96) == 500
+    assert percentile_from_counts(counts, 1.0) == 500
+    assert percentile_from_counts({}, 0.95) is None
+    assert percentile_from_counts({5: 0}, 0.95) is None
+    with pytest.raises(ValueError):
+        percentile_from_counts(counts, 0)
+
+
+def test_rate():
+    assert rate(600, 60.0) == 10.0
+    assert rate(5, 0.0) == 0.0

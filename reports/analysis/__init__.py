@@ -4,8 +4,9 @@ One module per question, each tested on synthetic data whose answer is known:
 
 - :mod:`~reports.analysis.breaking` - is a step of steady load broken, and where is the
   breaking point (the rules the live breakpoint search and the report share);
-- :mod:`~reports.analysis.tables` - percentile, Apdex, error-type, throughput, cache and
-  data-size tables from histograms and endpoint rows;
+- :mod:`~reports.analysis.tables` - percentile, Apdex, error-type, cache and data-size
+  tables from histograms and endpoint rows (the percentile and Apdex rules are
+  :mod:`metrics.summary`'s, the ones ``summary.json`` is built with);
 - :mod:`~reports.analysis.steps` - the steps of a stepped run: segmenting, settled
   statistics, scalability, the breaking point by step and Little's law checks;
 - :mod:`~reports.analysis.usl` - the Universal Scalability Law fitted to the steps:
@@ -31,7 +32,6 @@ from reports.analysis.breaking import (
     Verdict,
     find_breaking_point,
     measure_window,
-    percentile_from_counts,
     step_verdict,
 )
 from reports.analysis.leak import LeakAnalysis, LeakRules, analyse_leak
@@ -49,7 +49,6 @@ from reports.analysis.tables import (
     error_ratios,
     error_type,
     percentile_table,
-    throughput,
 )
 from reports.analysis.usl import UslFit, fit_usl, usl_curve
 
@@ -57,10 +56,10 @@ __all__ = [
     # breaking
     "RULE_DROPPED", "RULE_ERRORS", "RULE_P95", "RULE_STALL", "RULE_THROUGHPUT",
     "BreakLimits", "BreakingPoint", "StatsSnapshot", "StepMeasure", "Verdict",
-    "find_breaking_point", "measure_window", "percentile_from_counts", "step_verdict",
+    "find_breaking_point", "measure_window", "step_verdict",
     # tables
     "CacheEffect", "DataSizeScaling", "ErrorShare", "apdex_score", "cache_effect",
-    "data_size_scaling", "error_ratios", "error_type", "percentile_table", "throughput",
+    "data_size_scaling", "error_ratios", "error_type", "percentile_table",
     # steps
     "RULE_GROWTH", "LittleCheck", "StepBreak", "StepScaling", "StepSpan", "StepStats",
     "aggregate_steps", "breaking_point_from_steps", "littles_law", "littles_law_steps",

@@ -20,14 +20,15 @@ and end, so each step counts only its own requests.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+from metrics.summary import percentile_from_counts
 
 __all__ = [
     "RULE_DROPPED", "RULE_ERRORS", "RULE_P95", "RULE_STALL", "RULE_THROUGHPUT",
     "BreakLimits", "BreakingPoint", "StatsSnapshot", "StepMeasure", "Verdict",
-    "find_breaking_point", "measure_window", "percentile_from_counts", "step_verdict",
+    "find_breaking_point", "measure_window", "step_verdict",
 ]
 
 P95 = 0.95
@@ -136,32 +137,12 @@ class StatsSnapshot:
     """Response time (ms, as rounded by the stats) -> how many requests took it."""
 
 
-def percentile_from_counts(counts: Mapping[float, int], q: float) -> float | None:
-    """The ``q`` quantile (0 < q <= 1) of a histogram ``{value: count}``, nearest rank.
-
-    Returns the smallest value whose cumulative count reaches ``ceil(q * n)``;
-    None for an empty histogram. Non-positive counts are ignored.
-    """
-    if not 0 < q <= 1:
-        raise ValueError(f"q must be in (0, 1], got {q}")
-    items = sorted((value, n) for value, n in counts.items() if n > 0)
-    total = sum(n for _, n in items)
-    if total == 0:
-        return None
-    rank = max(1, math.ceil(q * total))
-    seen = 0
-    for value, n in items:
-        seen += n
-        if seen >= rank:
-            return float(value)
-    return float(items[-1][0])  # unreachable: seen ends at total >= rank
-
-
 def measure_window(start: StatsSnapshot, end: StatsSnapshot, offered_rps: float) -> StepMeasure:
     """The measure of the window between two snapshots, at ``offered_rps``.
 
     Throughput, error ratio and p95 come from the differences of the
-    cumulative counts, so requests before ``start`` never count.
+    cumulative counts, so requests before ``start`` never count; the p95 is
+    :func:`metrics.summary.percentile_from_counts`'s (``summary.json``'s rank rule).
     """
     duration = end.at_s - start.at_s
     if duration <= 0:

@@ -1,4 +1,4 @@
-"""Latency, error and throughput tables from a run's histograms and endpoint rows.
+"""Latency, error, cache and data-size tables from a run's histograms and endpoint rows.
 
 Why here: the report and the threshold checks need the same numbers, computed the
 same way, from data already aggregated (histograms as ``values, counts`` arrays,
@@ -7,11 +7,11 @@ live elsewhere.
 
 Rules stated once:
 
-- percentiles use the nearest rank, like HdrHistogram: the ``p``-th percentile of
-  ``n`` recorded values is the value at rank ``max(1, round_half_up(p / 100 * n))``
-  of the sorted values, so it is always a recorded value, never an interpolation;
-- Apdex: satisfied ``<= T``, tolerating ``<= 4 T``, the rest and every failed request
-  frustrated; score = (satisfied + tolerating / 2) / total;
+- percentiles and Apdex are :mod:`metrics.summary`'s, the one implementation
+  ``summary.json`` is built with: the nearest rank of HdrHistogram
+  (:func:`metrics.summary.nearest_rank`), the Apdex score
+  (:func:`metrics.summary.apdex_ratio`); here they are only applied to histograms
+  given as value/count arrays (a run whose ``summary.json`` is missing);
 - error types group messages that differ only in numbers, ids and URLs
   (:func:`error_type`);
 - cache rows are named ``"<name> [cold]"``, ``"[warm]"`` and ``"[changed]"``;
@@ -31,15 +31,22 @@ from typing import Any
 
 import numpy as np
 
+from metrics.summary import (
+    APDEX_TOLERATING_FACTOR,
+    SUMMARY_PERCENTILES,
+    apdex_ratio,
+    percentile_key,
+    rank_positions,
+)
+
 __all__ = [
     "CACHE_KEY_MIN_RATIO", "DEFAULT_PERCENTILES", "CacheEffect", "DataSizeScaling",
     "ErrorShare", "JsonResult", "apdex_score", "cache_effect", "data_size_scaling",
-    "error_ratios", "error_type", "json_ready", "percentile_table", "throughput",
+    "error_ratios", "error_type", "json_ready", "percentile_table",
 ]
 
-DEFAULT_PERCENTILES: tuple[float, ...] = (50, 75, 90, 95, 99, 99.9)
-APDEX_TOLERATING_FACTOR = 4.0
-"""Tolerating: slower than T but at most this many times T (the Apdex standard)."""
+DEFAULT_PERCENTILES: tuple[float, ...] = tuple(SUMMARY_PERCENTILES.values())
+"""``summary.json``'s percentiles."""
 CACHE_KEY_MIN_RATIO = 0.5
 """A ``[changed]`` request (a cache-key parameter changed) must cost at least this share
 of a ``[cold]`` one; cheaper means the cache answered it: the key ignores the change."""
@@ -81,44 +88,42 @@ def _histogram(values_ms: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, n
     return values[keep][order], weights[keep][order]
 
 
-def _percentile_key(p: float) -> str:
-    return f"p{format(p, 'g').replace('.', '')}_ms"  # 99.9 -> "p999_ms"
-
-
 def percentile_table(values_ms: np.ndarray, counts: np.ndarray,
                      percentiles: Sequence[float] = DEFAULT_PERCENTILES,
                      ) -> dict[str, float | None]:
-    """Nearest-rank percentiles, max and count-weighted mean of a histogram.
+    """``summary.json``'s latency columns from a histogram given as value/count arrays
+    (a saved HDR histogram read back: each bucket's highest equivalent value, in ms).
 
-    Keys ``p50_ms`` ... ``p999_ms`` (the dot removed), ``max_ms``, ``avg_ms``; every
-    value None when the histogram is empty. See the module docstring for the rank.
+    Keys :func:`metrics.summary.percentile_key` (``p50_ms`` ... ``p999_ms``), ``max_ms``
+    and ``avg_ms`` (the count-weighted mean of the values); every value None when the
+    histogram is empty. Percentiles by :func:`metrics.summary.rank_positions`, the rule
+    ``summary.json``'s come from, so on the same histogram they are the same values.
+    Raises ValueError for a percentile outside (0, 100].
     """
     values, weights = _histogram(values_ms, counts)
-    keys = [_percentile_key(p) for p in percentiles]
-    total = float(weights.sum())
-    if total <= 0:
+    keys = [percentile_key(p) for p in percentiles]
+    if not values.size:
         return dict.fromkeys([*keys, "max_ms", "avg_ms"])
-    cumulative = np.cumsum(weights)
-    table: dict[str, float | None] = {}
-    for key, p in zip(keys, percentiles, strict=True):
-        if not 0 < p <= 100:
-            raise ValueError(f"percentile must be in (0, 100], got {p}")
-        rank = max(1.0, math.floor(p / 100 * total + 0.5))
-        index = min(int(np.searchsorted(cumulative, rank, side="left")), values.size - 1)
-        table[key] = float(values[index])
+    if any(not 0 < p <= 100 for p in percentiles):
+        raise ValueError(f"percentiles must be in (0, 100], got {list(percentiles)}")
+    positions = rank_positions(np.cumsum(weights).tolist(), percentiles)
+    table: dict[str, float | None] = {key: float(values[positions[p]])
+                                      for key, p in zip(keys, percentiles, strict=True)}
     table["max_ms"] = float(values[-1])
-    table["avg_ms"] = float(np.dot(values, weights) / total)
+    table["avg_ms"] = float(np.dot(values, weights) / weights.sum())
     return table
 
 
 def apdex_score(values_ms: np.ndarray, counts: np.ndarray, t_ms: float,
                 failed_values_ms: np.ndarray | None = None,
                 failed_counts: np.ndarray | None = None) -> float | None:
-    """Apdex for target time ``t_ms``: (satisfied + tolerating / 2) / total.
+    """Apdex for target time ``t_ms`` of a histogram given as value/count arrays, unrounded,
+    by :func:`metrics.summary.apdex_ratio` (the score ``summary.json``'s comes from).
 
-    ``values_ms, counts`` is the histogram of successful requests; failed requests
-    (``failed_counts``, or one per value of ``failed_values_ms`` when no counts are
-    given) are all frustrated whatever their time. None when there is no request.
+    ``values_ms, counts`` is the histogram of successful requests: satisfied ``<= t_ms``,
+    tolerating ``<= APDEX_TOLERATING_FACTOR * t_ms``; failed requests (``failed_counts``,
+    or one per value of ``failed_values_ms`` when no counts are given) are all frustrated
+    whatever their time. None when there is no request; ValueError when ``t_ms <= 0``.
     """
     if t_ms <= 0:
         raise ValueError(f"t_ms must be positive, got {t_ms}")
@@ -128,18 +133,10 @@ def apdex_score(values_ms: np.ndarray, counts: np.ndarray, t_ms: float,
         failed = float(np.clip(np.asarray(failed_counts, dtype=float), 0, None).sum())
     elif failed_values_ms is not None:
         failed = float(np.asarray(failed_values_ms).size)
-    total = float(weights.sum()) + failed
-    if total <= 0:
-        return None
     satisfied = float(weights[values <= t_ms].sum())
     tolerating = float(weights[(values > t_ms)
                                & (values <= APDEX_TOLERATING_FACTOR * t_ms)].sum())
-    return (satisfied + tolerating / 2) / total
-
-
-def throughput(count: int, duration_s: float) -> float:
-    """Requests per second: ``count / duration_s``; 0.0 for a non-positive duration."""
-    return float(count) / duration_s if duration_s > 0 else 0.0
+    return apdex_ratio(satisfied, tolerating, float(weights.sum()) + failed)
 
 
 # -- errors ------------------------------------------------------------------------------------
