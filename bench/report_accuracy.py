@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import machine
-from users.api import ROUTE_STRATEGIES
+from users.routes import ROUTE_STRATEGIES
 
 REPO = Path(__file__).resolve().parent.parent
 

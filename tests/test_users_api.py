@@ -21,16 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from users.api import (
-    ROUTE_BACKTEST,
-    ROUTE_BACKTESTS,
-    ROUTE_JOB,
-    ROUTE_MARKET_DATA,
-    BacktestApi,
-    RetryAfterGate,
-    job_events_url,
-    snapshot,
-)
+from users.api import BacktestApi
+from users.exchange import snapshot
 from users.responses import (
     BACKTEST_SHAPE,
     JOB_SHAPE,
@@ -40,6 +32,14 @@ from users.responses import (
     judge,
     parse_retry_after,
     validate_shape,
+)
+from users.retry_after import RetryAfterGate
+from users.routes import (
+    ROUTE_BACKTEST,
+    ROUTE_BACKTESTS,
+    ROUTE_JOB,
+    ROUTE_MARKET_DATA,
+    job_events_url,
 )
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import os
 from locust import FastHttpUser, constant, task
 
 from plugin import hooks
-from users.api import ROUTE_BACKTESTS, ROUTE_STRATEGIES
+from users.routes import ROUTE_BACKTESTS, ROUTE_STRATEGIES
 
 # The test hands its payloads in through the environment; these defaults are the same.
 NAME_PAYLOAD = os.environ.get("XSS_NAME", "<script>window.__xss_name=1</script>")

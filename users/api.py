@@ -1,8 +1,9 @@
-"""The one place that knows the target's paths and payloads: :class:`BacktestApi`.
+"""The one place that knows the target's calls and payloads: :class:`BacktestApi`.
 
 Every user class talks to the target through a ``BacktestApi`` wrapped around
 its Locust client, so pointing quantload at another service means editing this
-module (and the shapes in ``users/responses.py``) only.
+module (with its paths in ``users/routes.py``, the shapes in ``users/responses.py``
+and the request/response plumbing in ``users/exchange.py``) only.
 
 Contract of every request method:
 
@@ -25,9 +26,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from typing import Any
 
+from users.exchange import Prepared, light_success, snapshot
 from users.responses import (
     BACKTEST_LIST_SHAPE,
     BACKTEST_SHAPE,
@@ -35,39 +36,31 @@ from users.responses import (
     JOB_RESULT_SHAPE,
     JOB_SHAPE,
     JOB_STATUSES,
-    LIGHT_ID_RE,
-    LIGHT_ID_WINDOW,
     MARKET_DATA_SHAPE,
     QUEUE_SHAPE,
     STRATEGIES_SHAPE,
-    RawResponse,
     Shape,
     Verdict,
     check_job_status,
     judge,
 )
 from users.retry_after import RetryAfterGate
+from users.routes import (
+    API_KEY_HEADER,
+    ROUTE_BACKTEST,
+    ROUTE_BACKTESTS,
+    ROUTE_JOB,
+    ROUTE_JOB_RESULT,
+    ROUTE_JOBS,
+    ROUTE_MARKET_DATA,
+    ROUTE_QUEUE,
+    ROUTE_STRATEGIES,
+    job_events_url,
+    path_part,
+    query_string,
+)
 
-__all__ = [
-    "API_KEY_HEADER", "BacktestApi", "FINAL_JOB_STATUSES", "JOB_STATUSES", "RetryAfterGate",
-    "ROUTE_BACKTEST", "ROUTE_BACKTESTS", "ROUTE_JOB", "ROUTE_JOB_EVENTS", "ROUTE_JOB_RESULT",
-    "ROUTE_JOBS", "ROUTE_MARKET_DATA", "ROUTE_QUEUE", "ROUTE_STRATEGIES", "Prepared",
-    "job_events_url",
-    "snapshot",
-]
-
-# Route templates: the request names in Locust's stats (and the Retry-After keys).
-ROUTE_STRATEGIES = "/v1/strategies"
-ROUTE_MARKET_DATA = "/v1/market-data/{symbol}"
-ROUTE_BACKTESTS = "/v1/backtests"
-ROUTE_BACKTEST = "/v1/backtests/{id}"
-ROUTE_JOBS = "/v1/jobs"
-ROUTE_JOB = "/v1/jobs/{id}"
-ROUTE_JOB_RESULT = "/v1/jobs/{id}/result"
-ROUTE_JOB_EVENTS = "/v1/jobs/{id}/events"
-ROUTE_QUEUE = "/v1/queue"
-
-API_KEY_HEADER = "X-API-Key"
+__all__ = ["BacktestApi", "FINAL_JOB_STATUSES", "JOB_STATUSES", "RetryAfterGate"]
 
 #: Default backtest window when the caller gives none (3 years of daily bars).
 DEFAULT_START = "2021-01-01"
@@ -80,86 +73,12 @@ DEFAULT_PAGE_LIMIT = 50
 #: parsed and fully checked: a systematically wrong shape shows within a second, at a cost
 #: that does not grow with the request rate.
 FULL_CHECK_INTERVAL_S = 1.0
-#: What a light call returns for a good answer without an id (never mutated).
-LIGHT_BODY: dict = {}
 
 _STATUS_OK, _STATUS_CREATED, _STATUS_ACCEPTED = 200, 201, 202
-_HEADERS_KEPT = ("content-type", "content-length", "content-encoding", "retry-after")
-
-
-def job_events_url(base_url: str, job_id: str) -> str:
-    """The ``ws://`` (or ``wss://`` for https) URL of a job's progress events."""
-    parts = urlsplit(base_url)
-    scheme = {"https": "wss", "wss": "wss"}.get(parts.scheme, "ws")
-    path = parts.path.rstrip("/") + ROUTE_JOB_EVENTS.replace("{id}", quote(str(job_id), safe=""))
-    return urlunsplit((scheme, parts.netloc, path, "", ""))
-
-
-def snapshot(resp: Any) -> RawResponse:
-    """Copy what ``judge`` needs out of a Locust response (FastResponse or requests-based).
-
-    Reading the body can raise after a connection dropped mid-body; that is
-    captured as ``read_error``, never raised.
-    """
-    status = getattr(resp, "status_code", 0) or 0
-    headers: dict[str, str] = {}
-    source = getattr(resp, "headers", None)
-    if source:
-        for name in _HEADERS_KEPT:
-            value = source.get(name)
-            if value is not None:
-                headers[name] = str(value)
-    try:
-        content = resp.content
-        read_error = None
-    except Exception as exc:  # noqa: BLE001 - any read failure is a verdict, not a crash
-        content, read_error = None, exc
-    if content is not None and not isinstance(content, bytes):
-        content = str(content).encode("utf-8", errors="replace")
-    return RawResponse(status=int(status), content=content, headers=headers,
-                       error=getattr(resp, "error", None), read_error=read_error)
-
-
-class Prepared(NamedTuple):
-    """A request built once and sent any number of times (path and body already encoded)."""
-
-    method: str
-    path: str
-    route: str
-    expected_status: int
-    shape: Shape
-    body: bytes | None = None
-    name: str | None = None
-    check: Callable[[dict], str | None] | None = None
-
-
-def _light_success(resp: Any, req: Prepared) -> dict | None:
-    """The light body of an obviously good answer, or None to take the full path.
-
-    Only the common case is fast: the expected status and a body framed as a JSON
-    object (with its ``id`` when the shape has one). Anything else, failures
-    included, goes through ``judge``, which explains exactly what is wrong.
-    """
-    if getattr(resp, "status_code", 0) != req.expected_status:
-        return None
-    try:
-        content = resp.content
-    except Exception:  # noqa: BLE001 - judged (and explained) on the full path
-        return None
-    if not content or content[:1] != b"{" or content[-1:] != b"}":
-        return None
-    if "id" not in req.shape:
-        return LIGHT_BODY
-    match = LIGHT_ID_RE.search(content, 0, LIGHT_ID_WINDOW)
-    return {"id": match.group(1).decode("utf-8", errors="replace")} if match else None
 
 
 class ClientError(Exception):
     """Recorded when the HTTP client itself raised before any response existed."""
-
-
-def _path_part(value: object) -> str:
-    return quote(str(value), safe="")
 
 
 class BacktestApi:
@@ -178,8 +97,13 @@ class BacktestApi:
     #: When a light-mode call last ran the full check (shared by all users of the process).
     _last_full_check = 0.0
 
-    def __init__(self, client: Any, api_key: str | None = None,
-                 gate: RetryAfterGate | None = None, validation: str = "full") -> None:
+    def __init__(
+        self,
+        client: Any,
+        api_key: str | None = None,
+        gate: RetryAfterGate | None = None,
+        validation: str = "full",
+    ) -> None:
         if validation not in ("full", "light"):
             raise ValueError(f"validation must be 'full' or 'light', not {validation!r}")
         self.client = client
@@ -195,7 +119,6 @@ class BacktestApi:
         """Headers every call sends: ``X-API-Key`` when a key is set."""
         return self._headers
 
-
     job_events_url = staticmethod(job_events_url)
 
     # -- catalogue and data ------------------------------------------------------------------
@@ -204,23 +127,31 @@ class BacktestApi:
         """``GET /v1/strategies``: the strategy catalogue."""
         return self._call("GET", "/v1/strategies", ROUTE_STRATEGIES, _STATUS_OK, STRATEGIES_SHAPE)
 
-    def market_data(self, symbol: str, start: str | None = None,
-                    end: str | None = None) -> dict | None:
+    def market_data(
+        self, symbol: str, start: str | None = None, end: str | None = None
+    ) -> dict | None:
         """``GET /v1/market-data/{symbol}``: daily bars (the target defaults the range)."""
         return self.send(self.prepare_market_data(symbol, start, end))
 
     @staticmethod
-    def prepare_market_data(symbol: str, start: str | None = None,
-                            end: str | None = None) -> Prepared:
+    def prepare_market_data(
+        symbol: str, start: str | None = None, end: str | None = None
+    ) -> Prepared:
         """The request of :meth:`market_data`, built once and sent later with :meth:`send`."""
-        path = f"/v1/market-data/{_path_part(symbol)}" + _query(start=start, end=end)
+        path = f"/v1/market-data/{path_part(symbol)}" + query_string(start=start, end=end)
         return Prepared("GET", path, ROUTE_MARKET_DATA, _STATUS_OK, MARKET_DATA_SHAPE)
 
     # -- backtests ---------------------------------------------------------------------------
 
-    def run_backtest(self, symbol: str, strategy: str, parameters: dict | None = None,
-                     start: str = DEFAULT_START, end: str = DEFAULT_END,
-                     name: str | None = None) -> dict | None:
+    def run_backtest(
+        self,
+        symbol: str,
+        strategy: str,
+        parameters: dict | None = None,
+        start: str = DEFAULT_START,
+        end: str = DEFAULT_END,
+        name: str | None = None,
+    ) -> dict | None:
         """``POST /v1/backtests`` (expects 201): run one backtest and return its document.
 
         ``name`` overrides the stats row name (default ``ROUTE_BACKTESTS``), e.g.
@@ -230,16 +161,32 @@ class BacktestApi:
         return self.send(self.prepare_backtest(symbol, strategy, parameters, start, end, name))
 
     @staticmethod
-    def prepare_backtest(symbol: str, strategy: str, parameters: dict | None = None,
-                         start: str = DEFAULT_START, end: str = DEFAULT_END,
-                         name: str | None = None) -> Prepared:
+    def prepare_backtest(
+        symbol: str,
+        strategy: str,
+        parameters: dict | None = None,
+        start: str = DEFAULT_START,
+        end: str = DEFAULT_END,
+        name: str | None = None,
+    ) -> Prepared:
         """The request of :meth:`run_backtest`, built once and sent later with :meth:`send`."""
-        payload: dict[str, Any] = {"symbol": symbol, "strategy": strategy,
-                                   "start": start, "end": end}
+        payload: dict[str, Any] = {
+            "symbol": symbol,
+            "strategy": strategy,
+            "start": start,
+            "end": end,
+        }
         if parameters is not None:
             payload["parameters"] = parameters
-        return Prepared("POST", "/v1/backtests", ROUTE_BACKTESTS, _STATUS_CREATED,
-                        BACKTEST_SHAPE, body=json.dumps(payload).encode(), name=name)
+        return Prepared(
+            "POST",
+            "/v1/backtests",
+            ROUTE_BACKTESTS,
+            _STATUS_CREATED,
+            BACKTEST_SHAPE,
+            body=json.dumps(payload).encode(),
+            name=name,
+        )
 
     def get_backtest(self, backtest_id: str) -> dict | None:
         """``GET /v1/backtests/{id}``: a stored backtest document."""
@@ -248,52 +195,102 @@ class BacktestApi:
     @staticmethod
     def prepare_get_backtest(backtest_id: str) -> Prepared:
         """The request of :meth:`get_backtest`, built once and sent later with :meth:`send`."""
-        return Prepared("GET", f"/v1/backtests/{_path_part(backtest_id)}", ROUTE_BACKTEST,
-                        _STATUS_OK, BACKTEST_SHAPE)
+        return Prepared(
+            "GET",
+            f"/v1/backtests/{path_part(backtest_id)}",
+            ROUTE_BACKTEST,
+            _STATUS_OK,
+            BACKTEST_SHAPE,
+        )
 
-    def query_backtests(self, strategy: str | None = None, symbol: str | None = None,
-                        limit: int = DEFAULT_PAGE_LIMIT,
-                        cursor: str | None = None) -> dict | None:
+    def query_backtests(
+        self,
+        strategy: str | None = None,
+        symbol: str | None = None,
+        limit: int = DEFAULT_PAGE_LIMIT,
+        cursor: str | None = None,
+    ) -> dict | None:
         """``GET /v1/backtests``: one page of history, newest first (``items``, ``next_cursor``)."""
-        path = "/v1/backtests" + _query(strategy=strategy, symbol=symbol, limit=limit,
-                                        cursor=cursor)
+        path = "/v1/backtests" + query_string(
+            strategy=strategy, symbol=symbol, limit=limit, cursor=cursor
+        )
         return self._call("GET", path, ROUTE_BACKTESTS, _STATUS_OK, BACKTEST_LIST_SHAPE)
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def submit_monte_carlo(self, symbol: str, strategy: str, start: str, end: str,
-                           num_runs: int = DEFAULT_NUM_RUNS,
-                           parameters: dict | None = None) -> dict | None:
+    def submit_monte_carlo(
+        self,
+        symbol: str,
+        strategy: str,
+        start: str,
+        end: str,
+        num_runs: int = DEFAULT_NUM_RUNS,
+        parameters: dict | None = None,
+    ) -> dict | None:
         """``POST /v1/jobs`` kind ``monte_carlo`` (expects 202): the queued job document."""
-        payload: dict[str, Any] = {"kind": "monte_carlo", "symbol": symbol, "strategy": strategy,
-                                   "start": start, "end": end, "num_runs": num_runs}
+        payload: dict[str, Any] = {
+            "kind": "monte_carlo",
+            "symbol": symbol,
+            "strategy": strategy,
+            "start": start,
+            "end": end,
+            "num_runs": num_runs,
+        }
         if parameters is not None:
             payload["parameters"] = parameters
         return self._submit(payload)
 
-    def submit_batch(self, symbols: list[str], strategy: str, start: str, end: str,
-                     parameters: dict | None = None) -> dict | None:
+    def submit_batch(
+        self,
+        symbols: list[str],
+        strategy: str,
+        start: str,
+        end: str,
+        parameters: dict | None = None,
+    ) -> dict | None:
         """``POST /v1/jobs`` kind ``batch_backtest`` (expects 202): the queued job document."""
-        payload: dict[str, Any] = {"kind": "batch_backtest", "symbols": list(symbols),
-                                   "strategy": strategy, "start": start, "end": end}
+        payload: dict[str, Any] = {
+            "kind": "batch_backtest",
+            "symbols": list(symbols),
+            "strategy": strategy,
+            "start": start,
+            "end": end,
+        }
         if parameters is not None:
             payload["parameters"] = parameters
         return self._submit(payload)
 
     def get_job(self, job_id: str) -> dict | None:
         """``GET /v1/jobs/{id}``: status, progress and timestamps."""
-        return self._call("GET", f"/v1/jobs/{_path_part(job_id)}", ROUTE_JOB, _STATUS_OK,
-                          JOB_SHAPE, check=check_job_status)
+        return self._call(
+            "GET",
+            f"/v1/jobs/{path_part(job_id)}",
+            ROUTE_JOB,
+            _STATUS_OK,
+            JOB_SHAPE,
+            check=check_job_status,
+        )
 
     def job_result(self, job_id: str) -> dict | None:
         """``GET /v1/jobs/{id}/result``: a succeeded job's result (409 before then fails)."""
-        return self._call("GET", f"/v1/jobs/{_path_part(job_id)}/result", ROUTE_JOB_RESULT,
-                          _STATUS_OK, JOB_RESULT_SHAPE)
+        return self._call(
+            "GET",
+            f"/v1/jobs/{path_part(job_id)}/result",
+            ROUTE_JOB_RESULT,
+            _STATUS_OK,
+            JOB_RESULT_SHAPE,
+        )
 
     def cancel_job(self, job_id: str) -> dict | None:
         """``DELETE /v1/jobs/{id}``: the cancelled job (409 ``job_finished`` is a failure)."""
-        return self._call("DELETE", f"/v1/jobs/{_path_part(job_id)}", ROUTE_JOB, _STATUS_OK,
-                          JOB_SHAPE, check=check_job_status)
+        return self._call(
+            "DELETE",
+            f"/v1/jobs/{path_part(job_id)}",
+            ROUTE_JOB,
+            _STATUS_OK,
+            JOB_SHAPE,
+            check=check_job_status,
+        )
 
     def queue(self) -> dict | None:
         """``GET /v1/queue``: ``depth`` (waiting jobs), ``running`` and ``workers``."""
@@ -302,12 +299,27 @@ class BacktestApi:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _submit(self, payload: dict[str, Any]) -> dict | None:
-        return self._call("POST", "/v1/jobs", ROUTE_JOBS, _STATUS_ACCEPTED, JOB_SHAPE,
-                          payload=payload, check=check_job_status)
+        return self._call(
+            "POST",
+            "/v1/jobs",
+            ROUTE_JOBS,
+            _STATUS_ACCEPTED,
+            JOB_SHAPE,
+            payload=payload,
+            check=check_job_status,
+        )
 
-    def _call(self, method: str, path: str, route: str, expected_status: int, shape: Shape,
-              payload: Any = None, check: Callable[[dict], str | None] | None = None,
-              name: str | None = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        route: str,
+        expected_status: int,
+        shape: Shape,
+        payload: Any = None,
+        check: Callable[[dict], str | None] | None = None,
+        name: str | None = None,
+    ) -> Any:
         body = None if payload is None else json.dumps(payload).encode()
         return self.send(Prepared(method, path, route, expected_status, shape, body, name, check))
 
@@ -323,12 +335,13 @@ class BacktestApi:
             if not light:
                 BacktestApi._last_full_check = now
         try:
-            ctx = self.client.request(req.method, req.path, name=name, catch_response=True,
-                                      headers=headers, data=req.body)
+            ctx = self.client.request(
+                req.method, req.path, name=name, catch_response=True, headers=headers, data=req.body
+            )
         except Exception as exc:  # noqa: BLE001 - e.g. an invalid URL: record, don't crash
             return self._record_client_error(req.method, name, exc)
         with ctx as resp:
-            if light and (body := _light_success(resp, req)) is not None:
+            if light and (body := light_success(resp, req)) is not None:
                 self.last_failure = None
                 resp.success()
                 return body
@@ -350,12 +363,12 @@ class BacktestApi:
         self.last_failure = f"client error: {type(exc).__name__}"
         event = getattr(self.client, "request_event", None)
         if event is not None:
-            event.fire(request_type=method, name=name, response_time=0, response_length=0,
-                       exception=ClientError(self.last_failure), context={})
+            event.fire(
+                request_type=method,
+                name=name,
+                response_time=0,
+                response_length=0,
+                exception=ClientError(self.last_failure),
+                context={},
+            )
         return None
-
-
-def _query(**params: Any) -> str:
-    """``?a=1&b=2`` from the parameters that are not ``None`` ('' when none are)."""
-    present = {k: v for k, v in params.items() if v is not None}
-    return "?" + urlencode(present) if present else ""

@@ -45,8 +45,9 @@ from gevent.pool import Group
 from locust import constant, task
 from locust.runners import MasterRunner
 
-from users.api import ROUTE_BACKTESTS, ROUTE_MARKET_DATA, ROUTE_STRATEGIES, BacktestApi
+from users.api import BacktestApi
 from users.common import ApiUser, option
+from users.routes import ROUTE_BACKTESTS, ROUTE_MARKET_DATA, ROUTE_STRATEGIES
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ from typing import Any, NamedTuple
 
 from locust import constant, tag, task
 
-from users.api import ROUTE_BACKTESTS
 from users.common import (
     FALLBACK_STRATEGIES,
     UNIVERSE,
@@ -28,6 +27,7 @@ from users.common import (
     random_date_range,
     varied_parameters,
 )
+from users.routes import ROUTE_BACKTESTS
 
 COLD, WARM, CHANGED = "cold", "warm", "changed"
 #: Attempts at drawing parameters different from the original before giving up.

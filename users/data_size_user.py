@@ -15,7 +15,6 @@ import itertools
 
 from locust import constant, tag, task
 
-from users.api import ROUTE_BACKTESTS
 from users.common import (
     DAYS_PER_YEAR,
     FALLBACK_STRATEGIES,
@@ -24,6 +23,7 @@ from users.common import (
     ApiUser,
     varied_parameters,
 )
+from users.routes import ROUTE_BACKTESTS
 
 #: Latest a range ends before ``LATEST_END`` (ranges vary, so no two requests are the same).
 MAX_END_JITTER_DAYS = 3 * DAYS_PER_YEAR

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from locust import constant, tag, task
 
-from users.api import BacktestApi, Prepared
+from users.api import BacktestApi
 from users.common import (
     FALLBACK_STRATEGIES,
     UNIVERSE,
@@ -21,6 +21,7 @@ from users.common import (
     random_date_range,
     varied_parameters,
 )
+from users.exchange import Prepared
 
 #: The traffic mix at a glance: relative weight of each task.
 WEIGHTS = {

@@ -35,8 +35,9 @@ import gevent
 import websocket
 from locust import between, tag, task
 
-from users.api import FINAL_JOB_STATUSES, ROUTE_JOB_EVENTS
+from users.api import FINAL_JOB_STATUSES
 from users.common import ApiUser
+from users.routes import ROUTE_JOB_EVENTS
 
 MESSAGE_REQUEST_TYPE = "WS_MSG"
 """Request type of a progress message's delivery latency (a measurement, not a request)."""
