@@ -39,8 +39,9 @@ from metrics.generator import ProcessSampler
 from metrics.latency import GeneratorSample, Slot, SlotRecorder
 from plugin.run_meta import describe_run, profile_stem
 from rundir.files import RunFiles
-from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, claim_run_dir, make_run_id
+from rundir.layout import claim_run_dir, make_run_id
 from rundir.writer import WORKER_REPORT_INTERVAL_S, RunWriter
+from users.settings import settings_of, share_with_workers
 
 logger = logging.getLogger("quantload.metrics")
 
@@ -132,11 +133,12 @@ class Collector:
             self.on_init(environment)
         now = time.time()
         options = environment.parsed_options
-        interval = float(getattr(options, "interval", None) or DEFAULT_INTERVAL_S)
+        settings = settings_of(options)
+        interval = settings.interval
         if self.role == "worker":
             self._flush_worker(final=True)  # a previous run that never got its last report
-            self._worker_run = getattr(options, "quantload_run_id", None) or "unknown"
-            start = float(getattr(options, "quantload_run_start", None) or now)
+            self._worker_run = settings.run_id or "unknown"
+            start = float(settings.run_start or now)
             self.recorder = SlotRecorder(start, interval)
             self._start_ticker(self._worker_tick, start, interval)
             return
@@ -147,16 +149,15 @@ class Collector:
         self._interrupted = False
         self._next_note_k = 0
         run_id = make_run_id(now, profile_stem(options))
-        path = claim_run_dir(run_id, getattr(options, "run_dir", None), self._runs)
+        path = claim_run_dir(run_id, settings.run_dir, self._runs)
         self.writer = RunWriter(
             RunFiles(path, run_id), start_epoch=now, interval_s=interval,
-            apdex_t_ms=float(getattr(options, "apdex_t_ms", None) or DEFAULT_APDEX_T_MS),
+            apdex_t_ms=settings.apdex_t_ms,
             meta=describe_run(environment, self.role, self.target_started()))
         logger.info("quantload run %s: writing %s", run_id, path)
         if self.role == "master" and options is not None:
             # Custom attributes of the master's parsed_options reach workers with each spawn.
-            options.quantload_run_id = run_id
-            options.quantload_run_start = now
+            share_with_workers(options, run_id=run_id, run_start=now)
             for worker_id in self._live_workers():
                 self.writer.worker_seen(worker_id, now, self._worker_index(worker_id))
         else:
@@ -389,7 +390,7 @@ class Collector:
         self.end_run(writer, RunStop(stop, reasons, stop_reason))
 
     def _stop_reason(self, writer: RunWriter, stop: float) -> str:
-        run_time = getattr(self._env.parsed_options, "run_time", None)
+        run_time = settings_of(self._env).run_time
         if run_time and stop - writer.start >= run_time - RUN_TIME_SLACK_S:
             return "run_time"
         return "stopped"

@@ -56,6 +56,7 @@ from plugin.webui import install_report_link
 from reports.thresholds import ThresholdError
 from scenarios.catalogue import shape_instance
 from users.arrival_rate_user import ARRIVAL_RATE_MESSAGE
+from users.settings import set_arrival_rate_option, settings_of, share_with_workers
 
 logger = logging.getLogger("quantload")
 TARGET_KEY_ENV = "QUANTLOAD_TARGET_API_KEY"
@@ -88,7 +89,8 @@ def _apply_default_users(options, default_users: Iterable[str]) -> None:
 
     Workers keep every class, because the master decides what they run.
     """
-    if options.user_classes or getattr(options, "class_picker", False) or options.worker:
+    settings = settings_of(options)
+    if settings.user_classes or settings.class_picker or settings.worker:
         return
     options.user_classes = [name for name in default_users if name in available_user_classes()]
 
@@ -98,13 +100,13 @@ def _start_embedded_target(environment: Environment) -> None:
         return
     if any(getattr(cls, "host", None) for cls in environment.user_classes):
         return
-    options = environment.parsed_options
+    settings = settings_of(environment)
     child_env = dict(os.environ)
     child_env.pop(TARGET_KEY_ENV, None)
-    if api_key := getattr(options, "api_key", None):
-        child_env[TARGET_KEY_ENV] = api_key  # by environment: never on a command line
+    if settings.api_key:
+        child_env[TARGET_KEY_ENV] = settings.api_key  # by environment: never on a command line
     try:
-        flags = shlex.split(getattr(options, "target_flags", "") or "")
+        flags = shlex.split(settings.target_flags)
         target = EmbeddedTarget(*flags, env=child_env)
         target.start()  # stops what it started if interrupted
     except (TargetStartError, ValueError, OSError) as exc:
@@ -131,13 +133,13 @@ def _share_worker_count(environment: Environment, **_kwargs) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner) and environment.parsed_options is not None:
         # Custom attributes of the master's parsed_options travel to workers with each spawn.
-        environment.parsed_options.quantload_workers = max(1, runner.worker_count)
+        share_with_workers(environment.parsed_options, workers=max(1, runner.worker_count))
 
 
 def _install_shape(environment: Environment) -> None:
     """``--shape NAME`` (a profile's ``shape = NAME``): the master or local runner runs it,
     unless a shape module was loaded with ``-f`` (then that one wins, as in Locust)."""
-    name = getattr(environment.parsed_options, "shape", None)
+    name = settings_of(environment).shape
     if not name or isinstance(environment.runner, WorkerRunner):
         return
     if environment.shape_class is not None:
@@ -169,7 +171,7 @@ def _follow_arrival_rate(environment: Environment, msg, **_kwargs) -> None:
         logger.warning("quantload: ignored a malformed arrival rate from the master: %r",
                        msg.data)
         return
-    environment.parsed_options.arrival_rate = rate
+    set_arrival_rate_option(environment.parsed_options, rate)
 
 
 def _watch_run(environment: Environment, **_kwargs) -> None:

@@ -39,7 +39,7 @@ from reports.thresholds import ThresholdError, ThresholdSet, parse_threshold
 from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, DEFAULT_RESULTS_DIR
 from scenarios.catalogue import SHAPES
 from scenarios.options import scenario_user_names
-from users import DEFAULT_SEED
+from users.settings import DEFAULT_SEED, settings_of
 
 ENV_PREFIX = "QUANTLOAD_"
 THRESHOLDS_FILE_ENV = "QUANTLOAD_THRESHOLDS"
@@ -190,13 +190,14 @@ def thresholds_from_options(options) -> ThresholdSet:
 
     Raises ThresholdError with one line naming the option, for ``parser.error``.
     """
-    path = getattr(options, "thresholds", None)
+    settings = settings_of(options)
+    path = settings.thresholds
     try:
         base = load_thresholds(path) if path else ThresholdSet()
     except ThresholdError as exc:
         raise ThresholdError(f"argument --thresholds: {exc}") from None
     extra = []
-    for text in getattr(options, "threshold", None) or ():
+    for text in settings.threshold:
         try:
             extra.append(parse_threshold(text))
         except ThresholdError as exc:
@@ -208,9 +209,8 @@ def apply_scenario_users(options: Any) -> None:
     """When no class is named on the command line (and no class picker is used), run the
     ``--scenario-users`` classes. Workers are left alone: the master decides what they run.
     Call right after parsing, before the default population is applied."""
-    if getattr(options, "user_classes", None) or getattr(options, "class_picker", False):
-        return
-    if getattr(options, "worker", False):
+    settings = settings_of(options)
+    if settings.user_classes or settings.class_picker or settings.worker:
         return
     names = scenario_user_names(options)
     if names:
@@ -249,9 +249,10 @@ def check_after_parse(
     def parse_args(*args, **kwargs):
         options = original(*args, **kwargs)
         apply_scenario_users(options)
-        if message := host_error(getattr(options, "host", None)):
+        settings = settings_of(options)
+        if message := host_error(settings.host):
             parser.error(message)
-        names = getattr(options, "user_classes", None) or []
+        names = settings.user_classes
         if missing := unknown_classes(names, available_classes()):
             known = ", ".join(sorted(available_classes()))
             parser.error(f"unknown user class {', '.join(missing)} (available: {known})")

@@ -14,6 +14,8 @@ from typing import Any
 
 import gevent
 
+from users.settings import settings_of
+
 logger = logging.getLogger("quantload.progress")
 PROGRESS_EVERY_S = 10.0
 
@@ -70,6 +72,6 @@ class ProgressPrinter:
         if shape is not None and hasattr(shape, "progress"):
             return shape.progress()
         elapsed = time.monotonic() - started
-        run_time = getattr(environment.parsed_options, "run_time", None)
+        run_time = settings_of(environment).run_time
         return {"elapsed_s": elapsed, "offered": None,
                 "remaining_s": max(0.0, run_time - elapsed) if run_time else None}

@@ -14,6 +14,7 @@ from typing import Any
 
 from metrics.target_sampler import TargetSampler, build_source
 from plugin.webui import TargetPanel
+from users.settings import settings_of
 
 logger = logging.getLogger("quantload")
 EventSink = Callable[..., None]
@@ -30,13 +31,13 @@ class TargetWatch:
         """(Re)start sampling for a new run; ``event(kind, **fields)`` goes to events.jsonl."""
         self.stop()
         self._event = event
-        source = build_source(getattr(options, "target_metrics", None),
-                              token=getattr(options, "agent_token", None),
+        settings = settings_of(options)
+        source = build_source(settings.target_metrics, token=settings.agent_token,
                               embedded_pid=embedded_pid, embedded_url=embedded_url)
         if not getattr(source, "active", True):
             return
-        self.sampler = TargetSampler(source, interval_s=float(
-            getattr(options, "interval", None) or 1.0), on_gap=self._gap, on_recover=self._back)
+        self.sampler = TargetSampler(source, interval_s=settings.interval, on_gap=self._gap,
+                                     on_recover=self._back)
         self.sampler.start()
         logger.info("sampling target resources from %s", source.description)
 

@@ -37,6 +37,7 @@ from locust.runners import MasterRunner
 from scenarios.options import option_value
 from scenarios.plans import DEFAULT_SPAWN_RATE, UNIT_RPS, UNIT_USERS, LoadPlan
 from users.arrival_rate_user import ArrivalRateUser, set_arrival_rate
+from users.settings import settings_of
 
 logger = logging.getLogger("quantload.scenarios")
 
@@ -61,8 +62,7 @@ def connection_users(environment: Any, per_process: int | None = None) -> int:
     if per_process is None:
         classes = arrival_user_classes(environment) or [ArrivalRateUser]
         cls = classes[0]
-        options = environment.parsed_options
-        cap = int(option_value(options, "max_in_flight", cls.max_in_flight))
+        cap = settings_of(environment).max_in_flight or cls.max_in_flight
         per_process = max(1, math.ceil(cap / max(1, int(cls.concurrency))))
     return per_process * workers
 
@@ -110,8 +110,7 @@ class ParameterizedShape(LoadTestShape):
 
     def run_time_s(self) -> float | None:
         """``-t`` in seconds, or None when not given."""
-        value = option_value(self.options, "run_time", None)
-        return float(value) if value else None
+        return settings_of(self.options).run_time or None
 
     def offer_rate(self, rate: float) -> None:
         """Open model: make the arrival schedulers follow ``rate`` (total req/s), unless it
@@ -214,5 +213,5 @@ class PlannedShape(ParameterizedShape):
         if self.load_unit() == UNIT_RPS and not arrival_user_classes(env):
             logger.warning("%s counts load in req/s but no ArrivalRateUser runs: the rate is "
                            "not sent (name ArrivalRateUser, or set scenario-users)", name)
-        if self.options is not None and (getattr(self.options, "num_users", None) or 1) > 1:
+        if (settings_of(self.options).num_users or 1) > 1:
             logger.warning("%s does not read -u/--users; its own options set the load", name)

@@ -6,6 +6,7 @@ or ``QUANTLOAD_*`` environment variable), overrides it for the run. Options
 default to None so "not given" is visible: :func:`option_value` falls back to
 the class attribute.
 
+The suite's other options are read through :func:`users.settings.settings_of`.
 This module imports neither Locust nor the shapes, so it is testable as is.
 """
 
@@ -14,12 +15,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from users.settings import settings_of
+
 __all__ = ["option_value", "scenario_user_names"]
 
 
 def scenario_user_names(options: Any) -> list[str]:
     """The class names in ``--scenario-users`` (empty when not given)."""
-    text = getattr(options, "scenario_users", None) or ""
+    text = settings_of(options).scenario_users or ""
     return [name for name in re.split(r"[,\s]+", text.strip()) if name]
 
 

@@ -3,9 +3,6 @@
 ``users/api.py`` is the one place that knows the target's paths and payloads.
 
 Import the classes from their modules; this package itself imports nothing, so
-importing it never pulls in Locust (which monkey-patches on import), and the
-options can take the users' defaults from here.
+importing it never pulls in Locust (which monkey-patches on import).
+``users/settings.py`` is how every room reads the run's options, typed.
 """
-
-DEFAULT_SEED = 0
-"""Seed of the users' random choices when ``--seed`` is not given, so runs repeat."""

@@ -46,8 +46,9 @@ from locust import constant, task
 from locust.runners import MasterRunner
 
 from users.api import BacktestApi
-from users.common import ApiUser, option
+from users.common import ApiUser
 from users.routes import ROUTE_BACKTESTS, ROUTE_MARKET_DATA, ROUTE_STRATEGIES
+from users.settings import set_arrival_rate_option, settings_of
 
 logger = logging.getLogger(__name__)
 
@@ -289,9 +290,9 @@ class ArrivalRateUser(ApiUser):
 
     def process_rate(self) -> float:
         """This process's share of the total rate: ``arrival_rate / quantload_workers``."""
-        env = self.environment
-        workers = max(1, int(option(env, "quantload_workers", 1)))
-        return float(option(env, "arrival_rate", self.arrival_rate)) / workers
+        settings = settings_of(self.environment)
+        rate = settings.arrival_rate if settings.arrival_rate is not None else self.arrival_rate
+        return float(rate) / max(1, settings.workers)
 
     def _new_scheduler(self) -> _Scheduler:
         env = self.environment
@@ -299,10 +300,11 @@ class ArrivalRateUser(ApiUser):
         if rate <= 0:
             raise ValueError(f"arrival rate must be positive, got {rate}")
         worker = getattr(env.runner, "worker_index", 0) or 0  # workers differ, reproducibly
-        seed = f"quantload:{option(env, 'seed', 0)}:ArrivalRateUser:{worker}:scheduler"
-        cap = int(option(env, "max_in_flight", self.max_in_flight))
+        settings = settings_of(env)
+        seed = f"quantload:{settings.seed}:ArrivalRateUser:{worker}:scheduler"
+        cap = settings.max_in_flight if settings.max_in_flight is not None else self.max_in_flight
         logger.info("arrival scheduler: %.3f req/s in this process (%d worker(s)), cap %d",
-                    rate, max(1, int(option(env, "quantload_workers", 1))), cap)
+                    rate, max(1, settings.workers), cap)
         return _Scheduler(env, self.process_rate, cap, seed)
 
     def send_arrival(self, call: Callable[[BacktestApi, random.Random], Any],
@@ -347,7 +349,7 @@ def set_arrival_rate(environment: Any, rate: float) -> None:
     if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"arrival rate must be a positive number, got {rate}")
     if environment.parsed_options is not None:
-        environment.parsed_options.arrival_rate = rate
+        set_arrival_rate_option(environment.parsed_options, rate)
     if isinstance(environment.runner, MasterRunner):
         # Ignored for mypy: MasterRunner.send_message annotates ``data`` as a dict, but any
         # msgpack value travels (Runner.send_message says Any); the workers' handler reads a float

@@ -18,8 +18,8 @@ from typing import Any
 
 from locust import FastHttpUser
 
-from users import DEFAULT_SEED
 from users.api import BacktestApi
+from users.settings import settings_of
 
 #: Symbols users draw their watchlists from (the reference target accepts any ticker).
 UNIVERSE: tuple[str, ...] = (
@@ -38,12 +38,6 @@ DAYS_PER_YEAR = 365
 _USER_COUNTERS: dict[str, itertools.count] = {}
 
 
-def option(environment: Any, name: str, default: Any = None) -> Any:
-    """``environment.parsed_options.<name>``, or ``default`` when absent or ``None``."""
-    value = getattr(getattr(environment, "parsed_options", None), name, None)
-    return default if value is None else value
-
-
 def user_rng(environment: Any, class_name: str, index: int) -> random.Random:
     """A ``random.Random`` for one user: same seed, class, worker and index give the same stream.
 
@@ -51,7 +45,7 @@ def user_rng(environment: Any, class_name: str, index: int) -> random.Random:
     run with ``--seed 7`` repeats its traffic; distributed workers get distinct
     streams through their worker index.
     """
-    seed = option(environment, "seed", DEFAULT_SEED)
+    seed = settings_of(environment).seed
     worker = getattr(getattr(environment, "runner", None), "worker_index", 0)
     return random.Random(f"quantload:{seed}:{class_name}:{worker}:{index}")
 
@@ -144,7 +138,7 @@ class ApiUser(FastHttpUser):
     user_index: int
 
     def on_start(self) -> None:
-        self.api = BacktestApi(self.client, api_key=option(self.environment, "api_key"),
+        self.api = BacktestApi(self.client, api_key=settings_of(self.environment).api_key,
                                validation=self.validation)
         name = type(self).__name__
         self.user_index = next_user_index(name)
