@@ -2,7 +2,7 @@
 
 ``render`` re-renders ``report.html`` from a run directory, a crashed run's
 included (it says what is missing); ``compare`` is the build-over-build gate
-(see :mod:`reports.compare`). Bad input: one line on stderr, exit 2.
+(see :mod:`reports.compare_cli`). Bad input: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reports import compare
+from reports import compare_cli
 from reports.render import render_report
 from rundir.reader import RunDirError
 
@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
     if command == "render":
         return render_main(rest)
     if command == "compare":
-        return compare.main(rest)
+        return compare_cli.main(rest)
     print(f"python -m reports: unknown command {command!r} (render or compare)", file=sys.stderr)
     return EXIT_BAD_INPUT
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from reports.compare import compare_summaries, parse_percentage
+from reports.compare import compare_summaries
+from reports.compare_cli import parse_percentage
 from tests.locust_runs import REPO, run_locust
 
 BACKTESTS = ("POST", "/v1/backtests")
@@ -202,7 +203,7 @@ def compare_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "reports", "compare"]
     else:
         cmd = [sys.executable, "-c",
-               "import sys; from reports.compare import main; sys.exit(main(sys.argv[1:]))"]
+               "import sys; from reports.compare_cli import main; sys.exit(main(sys.argv[1:]))"]
     return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, cwd=REPO,
                           timeout=60)
 
