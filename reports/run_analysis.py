@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from metrics.summary import rate
 from reports.analysis import (
     BreakLimits,
     CacheEffect,
@@ -96,7 +97,7 @@ def _endpoints_from_histograms(run: RunData) -> list[dict[str, Any]]:
             if key in series.endpoint_failures else (hist.failures if hist else 0)
         stats = percentile_table(hist.values_ms, hist.counts) if hist else {}
         rows.append({"method": method, "name": name, "count": count, "failures": failures,
-                     "rps": count / duration, **stats,
+                     "rps": rate(count, duration), **stats,
                      "apdex": apdex_score(hist.values_ms, hist.counts,
                                           float(run.meta.get("apdex_t_ms") or 500.0))
                      if hist else None})
@@ -117,7 +118,7 @@ def _aggregate_from(run: RunData, endpoints: list[dict[str, Any]]) -> dict[str, 
     if hists:
         stats = percentile_table(np.concatenate([h.values_ms for h in hists]),
                                  np.concatenate([h.counts for h in hists]))
-    return {"count": count, "failures": failures, "rps": count / duration, **stats}
+    return {"count": count, "failures": failures, "rps": rate(count, duration), **stats}
 
 
 def _search(run: RunData, live: dict[str, Any] | None) -> dict[str, Any] | None:
