@@ -53,6 +53,16 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+async def _close_websocket(receive: Receive, send: Send, code: int, reason: str) -> None:
+    """Complete the handshake, then close with ``code``: a close before accepting is an
+    HTTP 403 to the client, which loses which rule refused it."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
 class GuardMiddleware:
     def __init__(self, app: ASGIApp, *, api_key: str | None, rate_limit: float | None) -> None:
         self.app = app
@@ -71,8 +81,8 @@ class GuardMiddleware:
             return
         presented = _header(scope, b"x-api-key")
         if not self._authorised(presented):
-            if kind == "websocket":
-                await send({"type": "websocket.close", "code": 4401})
+            if kind == "websocket":  # accepted, then closed: a client sees the code, not a 403
+                await _close_websocket(receive, send, 4401, "missing or wrong X-API-Key header")
             else:
                 await send_error(send, 401, "unauthorized", "missing or wrong X-API-Key header")
             return

@@ -161,8 +161,13 @@ def test_api_key_and_rate_limit(start_target, http):
     denied = http.get(f"{t.url}/v1/strategies")
     assert denied.status_code == 401 and denied.json()["error"]["code"] == "unauthorized"
     assert http.get(f"{t.url}/v1/strategies", headers={"X-API-Key": "wrong"}).status_code == 401
-    with pytest.raises(websocket.WebSocketBadStatusException):
-        websocket.create_connection(ws_url(t.url, "x"), timeout=5)
+    for headers in ([], ["X-API-Key: wrong"]):  # the handshake completes, then close 4401
+        ws = websocket.create_connection(ws_url(t.url, "x"), timeout=5, header=headers)
+        opcode, payload = ws.recv_data(control_frame=True)
+        assert opcode == websocket.ABNF.OPCODE_CLOSE
+        assert int.from_bytes(payload[:2], "big") == 4401
+        assert payload[2:].decode() == "missing or wrong X-API-Key header"
+        ws.close()
     key = {"X-API-Key": "s3cret-key"}
     codes = [http.get(f"{t.url}/v1/strategies", headers=key) for _ in range(12)]
     assert [r.status_code for r in codes[:5]] == [200] * 5
