@@ -34,15 +34,14 @@ from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from metrics.agent import (
+from metrics.host_readers import (
     IDLE_MODES,
     MIN_RATE_WINDOW_S,
     HostReader,
     ProcessTreeReader,
-    Sample,
-    SourceError,
     busy_percent,
 )
+from metrics.sample import Sample, SourceError
 
 __all__ = ["AgentSource", "LocalProcessSource", "NoSource", "PrometheusSource", "Sample",
            "Source", "SourceError", "SourceSpec", "TargetSampler", "build_source", "parse_source",

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from bench.synthetic_run import START_EPOCH, _Model, _Writer, endpoint_specs, write_synthetic_run
-from metrics.agent import Sample
 from metrics.generator import ProcessSampler
 from metrics.latency import HIGHEST_US, Cell
+from metrics.sample import Sample
 from rundir.layout import HISTOGRAM_INDEX, HISTOGRAMS_DIR, TIMESERIES_FILE
 from rundir.records import build_row
 

@@ -19,7 +19,8 @@ import psutil
 import pytest
 import requests
 
-from metrics.agent import LISTEN_PREFIX, TOKEN_ENV, WatchedProcess, find_process
+from metrics.agent import LISTEN_PREFIX, TOKEN_ENV
+from metrics.host_readers import WatchedProcess, find_process
 from metrics.target_sampler import (
     AgentSource,
     LocalProcessSource,
