@@ -11,8 +11,8 @@ import argparse
 import math
 import re
 
-from metrics.target_sampler import OPTION as TARGET_METRICS_OPTION
-from metrics.target_sampler import parse_source
+from metrics.source_spec import OPTION as TARGET_METRICS_OPTION
+from metrics.source_spec import parse_source
 from scenarios.plans import UNIT_RPS, UNIT_USERS
 
 UNIT_CHOICES = {"users": UNIT_USERS, "rps": UNIT_RPS}

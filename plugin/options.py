@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from metrics.target_sampler import SPEC_FORMS
+from metrics.source_spec import SPEC_FORMS
 from plugin.option_types import (
     growth,
     levels,

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from metrics.target_sampler import TargetSampler, build_source
+from metrics.target_sampler import TargetSampler
+from metrics.target_sources import build_source
 from plugin.webui import TargetPanel
 from users.settings import settings_of
 

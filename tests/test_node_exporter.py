@@ -22,7 +22,8 @@ import psutil
 import pytest
 import requests
 
-from metrics.target_sampler import PrometheusSource, Sample, build_source
+from metrics.sample import Sample
+from metrics.target_sources import PrometheusSource, build_source
 from tests.locust_runs import free_port
 
 BINARY = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")

@@ -21,16 +21,15 @@ import requests
 
 from metrics.agent import LISTEN_PREFIX, TOKEN_ENV
 from metrics.host_readers import WatchedProcess, find_process
-from metrics.target_sampler import (
+from metrics.sample import SourceError
+from metrics.source_spec import SourceSpec, parse_source
+from metrics.target_sampler import TargetSampler
+from metrics.target_sources import (
     AgentSource,
     LocalProcessSource,
     NoSource,
     PrometheusSource,
-    SourceError,
-    SourceSpec,
-    TargetSampler,
     build_source,
-    parse_source,
 )
 from plugin.embedded_target import EmbeddedTarget
 
@@ -304,7 +303,8 @@ PARSER_AND_GEVENT_CHECK = """
 import json, sys, time
 from locust.argument_parser import LocustArgumentParser  # monkey-patches, as in a real run
 import gevent.monkey
-from metrics.target_sampler import TargetSampler, build_source
+from metrics.target_sampler import TargetSampler
+from metrics.target_sources import build_source
 from plugin.options import add_target_metrics_option
 parser = LocustArgumentParser(prog="locust")
 add_target_metrics_option(parser)
