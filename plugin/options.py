@@ -35,7 +35,8 @@ from plugin.option_types import (
     target_metrics_spec,
 )
 from reports.threshold_files import load_thresholds
-from reports.thresholds import ThresholdError, ThresholdSet, parse_threshold
+from reports.threshold_parsing import parse_threshold
+from reports.thresholds import ThresholdError, ThresholdSet
 from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, DEFAULT_RESULTS_DIR
 from scenarios.catalogue import SHAPES
 from scenarios.options import scenario_user_names

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from reports.threshold_parsing import parse_threshold, suggest
 from reports.thresholds import (
     ABORT_KEYS,
     DEFAULT_ABORT_DELAY_S,
@@ -20,8 +21,6 @@ from reports.thresholds import (
     Threshold,
     ThresholdError,
     ThresholdSet,
-    parse_threshold,
-    suggest,
     unique,
 )
 

@@ -4,21 +4,9 @@ A threshold is ``METRIC OP NUMBER`` (``p95_ms<300``, ``fail_ratio < 0.01``,
 ``p99_ms <= 1e3ms``), checked against the run's ``total`` or against one
 endpoint (``POST /v1/backtests: p95_ms<800``). Everything here is pure: text
 and dicts in, dataclasses and text out, so the rules are tested with synthetic
-summaries of known answer. The thresholds file (TOML) is read by
-``reports.threshold_files``.
-
-Grammar (whitespace allowed between the parts)::
-
-    threshold  := [SCOPE ":"] METRIC OP NUMBER ["ms"]
-    METRIC     := one of METRICS
-    OP         := "<" | "<=" | ">" | ">=" | "=="
-    NUMBER     := decimal or scientific literal (300, 0.01, 1e3), finite, >= 0
-    SCOPE      := "METHOD name" of an endpoint, or "total" (the default)
-
-The scope is everything before the *last* colon: an expression never contains
-one, so endpoint names with colons stay unambiguous. The ``ms`` suffix is
-allowed only on ``*_ms`` metrics. ``==`` compares exactly (meant for counts,
-e.g. ``failures==0``).
+summaries of known answer. The grammar of one threshold is
+:mod:`reports.threshold_parsing`; the thresholds file (TOML) is read by
+:mod:`reports.threshold_files`.
 
 Evaluation rules (see ``evaluate``): a metric the summary does not have is
 "no data" and fails; a latency or apdex threshold on an endpoint that had no
@@ -32,21 +20,19 @@ from __future__ import annotations
 import difflib
 import math
 import operator
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-
-METRICS = ("p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "avg_ms",
-           "fail_ratio", "rps", "count", "failures", "apdex")
-"""Every metric a threshold may name; the keys of a summary row (``fail_ratio`` is derived)."""
 
 COUNTER_METRICS = frozenset({"count", "failures", "fail_ratio", "rps"})
 """Metrics that are 0, not missing, for an endpoint that had no requests."""
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
 }
-OPERATOR_TYPOS = {"=": "==", "===": "==", "=<": "<=", "=>": ">=", "<<": "<", ">>": ">"}
 AGGREGATE_SCOPE = "total"
 SCOPE_SEPARATOR = ":"
 TIME_UNIT = "ms"
@@ -59,11 +45,6 @@ DEFAULT_ABORT_DELAY_S = 10.0
 EXIT_OK = 0
 EXIT_BAD_THRESHOLDS = 2  # malformed threshold or file: one line on stderr, before any load
 EXIT_THRESHOLD_FAILED = 3  # the run happened and at least one threshold failed
-
-_METRIC_RE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*")
-_OPERATOR_RE = re.compile(r"[<>=!~]+")
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_EXAMPLE = "expected METRIC OP NUMBER, e.g. 'p95_ms<300'"
 
 
 class ThresholdError(ValueError):
@@ -126,11 +107,15 @@ class Result:
 
     def as_dict(self) -> dict:
         """The entry for ``summary.json``'s ``thresholds`` list."""
-        return {"name": self.name, "observed": self.observed, "passed": self.passed,
-                "note": self.note}
+        return {
+            "name": self.name,
+            "observed": self.observed,
+            "passed": self.passed,
+            "note": self.note,
+        }
 
 
-# --- parsing ---------------------------------------------------------------------------------
+# --- names ---------------------------------------------------------------------------------
 
 
 def format_number(value: float) -> str:
@@ -144,79 +129,6 @@ def format_number(value: float) -> str:
 def normalize_scope(text: str) -> str:
     """Endpoint keys compare with runs of whitespace collapsed (``"POST  /x"`` is ``"POST /x"``)."""
     return " ".join(text.split())
-
-
-def parse_threshold(text: str, scope: str | None = None) -> Threshold:
-    """Parse ``text`` (optionally ``"SCOPE: EXPR"``) into a Threshold.
-
-    ``scope`` (e.g. a file's table key) scopes an unscoped expression; ``"total"``
-    and None both mean the run's aggregate. Raises ThresholdError, one line.
-    """
-    if not isinstance(text, str):
-        raise ThresholdError(f"threshold {text!r}: not text ({_EXAMPLE})")
-    where = f"threshold {text!r}"
-    expr = text
-    if SCOPE_SEPARATOR in text:
-        if scope is not None:
-            raise ThresholdError(f"{where}: already scoped to {scope!r}; drop the 'SCOPE:' part")
-        scope, _, expr = text.rpartition(SCOPE_SEPARATOR)
-        if not scope.strip():
-            raise ThresholdError(f"{where}: nothing before ':' (expected 'METHOD name: EXPR')")
-    if scope is not None:
-        scope = normalize_scope(scope)
-        if not scope:
-            raise ThresholdError(f"{where}: empty scope")
-        if scope == AGGREGATE_SCOPE:
-            scope = None
-    metric, op, value = _parse_expression(expr, where)
-    return Threshold(scope, metric, op, value)
-
-
-def _parse_expression(expr: str, where: str) -> tuple[str, str, float]:
-    if not expr.strip():
-        raise ThresholdError(f"{where}: empty threshold ({_EXAMPLE})")
-    match = _METRIC_RE.match(expr)
-    if match is None:
-        raise ThresholdError(f"{where}: expected a metric name first, one of {', '.join(METRICS)}")
-    metric, rest = match.group(1), expr[match.end():]
-    if metric not in METRICS:
-        raise ThresholdError(f"{where}: unknown metric {metric!r}{suggest(metric, METRICS)}")
-    op_match = _OPERATOR_RE.match(rest)
-    known_ops = ", ".join(OPERATORS)
-    if op_match is None:
-        raise ThresholdError(f"{where}: missing operator after {metric!r} (one of {known_ops})")
-    op, rest = op_match.group(0), rest[op_match.end():]
-    if op not in OPERATORS:
-        hint = f"; did you mean {OPERATOR_TYPOS[op]!r}?" if op in OPERATOR_TYPOS else ""
-        raise ThresholdError(f"{where}: bad operator {op!r} (one of {known_ops}{hint})")
-    return metric, op, _parse_number(rest.strip(), metric, op, where)
-
-
-def _parse_number(text: str, metric: str, op: str, where: str) -> float:
-    if not text:
-        raise ThresholdError(f"{where}: missing number after {op!r}")
-    match = _NUMBER_RE.match(text)
-    if match is None:
-        raise ThresholdError(f"{where}: {text!r} is not a number")
-    unit = text[match.end():].strip()
-    if unit == TIME_UNIT and not metric.endswith("_ms"):
-        raise ThresholdError(f"{where}: unit 'ms' only applies to *_ms metrics, not {metric!r}")
-    if unit and unit != TIME_UNIT:
-        if unit.isalpha():
-            raise ThresholdError(f"{where}: unknown unit {unit!r} (only 'ms', on *_ms metrics)")
-        raise ThresholdError(f"{where}: {text!r} is not a number")
-    value = float(match.group(0))
-    if not math.isfinite(value):
-        raise ThresholdError(f"{where}: {match.group(0)!r} is not a finite number")
-    if value < 0:
-        raise ThresholdError(f"{where}: negative limit {match.group(0)}; every metric is >= 0")
-    return value
-
-
-def suggest(word: str, choices: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for a near miss, else `` (one of a, b, c)``."""
-    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else f" (one of {', '.join(choices)})"
 
 
 def unique(thresholds: Iterable[Threshold]) -> tuple[Threshold, ...]:
@@ -241,8 +153,12 @@ def evaluate(thresholds: Iterable[Threshold], summary: Mapping) -> list[Result]:
     return [_evaluate_one(t, summary) for t in thresholds]
 
 
-def evaluate_live(abort_thresholds: Iterable[Threshold], snapshot_summary: Mapping,
-                  elapsed_s: float, delay_s: float) -> Result | None:
+def evaluate_live(
+    abort_thresholds: Iterable[Threshold],
+    snapshot_summary: Mapping,
+    elapsed_s: float,
+    delay_s: float,
+) -> Result | None:
     """The first abort threshold breached by the snapshot so far, or None.
 
     Nothing is judged before ``delay_s``. Only a measured value breaches: a
@@ -257,8 +173,9 @@ def evaluate_live(abort_thresholds: Iterable[Threshold], snapshot_summary: Mappi
     return None
 
 
-def final_results(threshold_set: ThresholdSet, summary: Mapping,
-                  breach: Result | None = None) -> list[Result]:
+def final_results(
+    threshold_set: ThresholdSet, summary: Mapping, breach: Result | None = None
+) -> list[Result]:
     """End of run: every threshold on the final summary; an abort breach stays a failure."""
     results = evaluate(threshold_set.end_of_run, summary)
     if breach is None:
@@ -284,11 +201,13 @@ def _evaluate_one(threshold: Threshold, summary: Mapping) -> Result:
         return Result(threshold, None, False, f"{absent}{closest}")
     if threshold.metric not in COUNTER_METRICS and _number(row.get("count")) == 0:
         return Result(threshold, None, False, f"no requests to {scope!r}")
-    observed = _fail_ratio(row) if threshold.metric == "fail_ratio" else _number(
-        row.get(threshold.metric))
+    observed = (
+        _fail_ratio(row) if threshold.metric == "fail_ratio" else _number(row.get(threshold.metric))
+    )
     if observed is None:
-        return Result(threshold, None, False,
-                      f"no data: the summary has no {threshold.metric} for {scope!r}")
+        return Result(
+            threshold, None, False, f"no data: the summary has no {threshold.metric} for {scope!r}"
+        )
     return _judge(threshold, observed)
 
 
@@ -296,8 +215,10 @@ def _judge(threshold: Threshold, observed: float, note: str = "") -> Result:
     passed = OPERATORS[threshold.op](observed, threshold.value)
     if not passed:
         unit = f" {threshold.unit}" if threshold.unit else ""
-        verdict = (f"observed {format_observed(observed)}{unit}, "
-                   f"limit {threshold.op} {format_number(threshold.value)}{unit}")
+        verdict = (
+            f"observed {format_observed(observed)}{unit}, "
+            f"limit {threshold.op} {format_number(threshold.value)}{unit}"
+        )
         note = f"{note}; {verdict}" if note else verdict
     return Result(threshold, observed, passed, note)
 
@@ -319,8 +240,11 @@ def _endpoint_key(endpoint: Mapping) -> str:
 def _closest_endpoint(summary: Mapping, scope: str | None) -> str:
     if scope is None:
         return ""
-    keys = {_endpoint_key(e).lower(): _endpoint_key(e)
-            for e in summary.get("endpoints") or () if isinstance(e, Mapping)}
+    keys = {
+        _endpoint_key(e).lower(): _endpoint_key(e)
+        for e in summary.get("endpoints") or ()
+        if isinstance(e, Mapping)
+    }
     close = difflib.get_close_matches(scope.lower(), keys, n=1, cutoff=CLOSEST_ENDPOINT_CUTOFF)
     return f"; closest seen: {keys[close[0]]!r}" if close else ""
 
@@ -353,10 +277,17 @@ def format_results(results: Sequence[Result]) -> str:
     if not results:
         return "thresholds: none"
     passed = sum(r.passed for r in results)
-    rows = [("PASS" if r.passed else "FAIL", r.name,
-             "no data" if r.observed is None else
-             f"{format_observed(r.observed)} {r.threshold.unit}".rstrip(), r.note)
-            for r in results]
+    rows = [
+        (
+            "PASS" if r.passed else "FAIL",
+            r.name,
+            "no data"
+            if r.observed is None
+            else f"{format_observed(r.observed)} {r.threshold.unit}".rstrip(),
+            r.note,
+        )
+        for r in results
+    ]
     name_w = max(len(name) for _, name, _, _ in rows)
     value_w = max(len(value) for _, _, value, _ in rows)
     lines = [f"thresholds: {passed} of {len(results)} passed"]

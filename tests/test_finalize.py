@@ -12,7 +12,8 @@ import pytest
 import reports.finalize as finalize_module
 from metrics.latency import SlotRecorder
 from reports.finalize import finalize
-from reports.thresholds import ThresholdSet, parse_threshold
+from reports.threshold_parsing import parse_threshold
+from reports.thresholds import ThresholdSet
 from rundir.files import RunFiles
 from rundir.writer import RunWriter
 

@@ -16,12 +16,12 @@ import pytest
 from plugin.options import THRESHOLDS_FILE_ENV, thresholds_from_options
 from reports.junit import JUNIT_FILENAME, junit_xml, write_junit
 from reports.threshold_files import load_thresholds, parse_thresholds_toml
+from reports.threshold_parsing import METRICS, parse_threshold
 from reports.thresholds import (
     DEFAULT_ABORT_DELAY_S,
     EXIT_BAD_THRESHOLDS,
     EXIT_OK,
     EXIT_THRESHOLD_FAILED,
-    METRICS,
     Result,
     Threshold,
     ThresholdError,
@@ -31,7 +31,6 @@ from reports.thresholds import (
     exit_code,
     final_results,
     format_results,
-    parse_threshold,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
