@@ -3,8 +3,10 @@
 Figures are built as dicts (``{"data": [...], "layout": {...}}``), not
 ``plotly.graph_objects`` (whose validation costs seconds on long runs), and drawn
 in the page by the inlined plotly.js. Every series over time goes through
-:func:`downsample` first, so a 24-hour run (86,400 rows) draws at most
-``MAX_POINTS`` points per line; tables never use downsampled data.
+:func:`~reports.chart_data.downsample` first, so a 24-hour run (86,400 rows) draws at
+most ``MAX_POINTS`` points per line; tables never use downsampled data. The numbers
+a chart draws (downsampled series, time axis, percentile spectrum) are
+:mod:`reports.chart_data`'s.
 
 Trace names may come from the target (endpoint names): they are HTML-escaped
 here, because plotly renders a subset of HTML in legends and labels.
@@ -18,74 +20,53 @@ the page only shows charts that say something.
 from __future__ import annotations
 
 import html
-import math
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from reports.chart_data import downsample, has_data, percentile_spectrum, time_axis, values
 from rundir.reader import HistogramData, RunSeries
 
 MAX_POINTS = 1500
 """Points per line over time: enough to see every minute of a day on a wide screen."""
-HOURS_FROM_S = 3 * 3600
-"""Runs longer than this are drawn in hours, shorter than ``MINUTES_FROM_S`` in seconds."""
-MINUTES_FROM_S = 600
 GENERATOR_CPU_LIMIT = 90.0
-COLORS = ["#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#1b7c83",
-          "#57606a", "#fb8500", "#6e7781"]
-
-
-def downsample(x: np.ndarray, columns: Mapping[str, np.ndarray], how: Mapping[str, str],
-               max_points: int = MAX_POINTS) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """At most ``max_points`` buckets of consecutive rows; each column reduced by its rule:
-    ``"mean"`` (rates, levels) or ``"max"`` (latencies, so a spike is never averaged away).
-    NaNs are ignored within a bucket (a bucket of NaNs stays NaN). ``x`` takes each
-    bucket's first value. Short series come back unchanged."""
-    n = len(x)
-    if n <= max_points:
-        return x, dict(columns)
-    starts = (np.arange(max_points) * n) // max_points
-    out: dict[str, np.ndarray] = {}
-    for name, values in columns.items():
-        values = np.asarray(values, dtype=float)
-        finite = np.isfinite(values)
-        if how.get(name, "mean") == "max":
-            reduced = np.maximum.reduceat(np.where(finite, values, -np.inf), starts)
-            reduced[np.isneginf(reduced)] = np.nan
-        else:
-            sums = np.add.reduceat(np.where(finite, values, 0.0), starts)
-            counts = np.add.reduceat(finite.astype(float), starts)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                reduced = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-        out[name] = reduced
-    return np.asarray(x, dtype=float)[starts], out
-
-
-def time_axis(elapsed_s: np.ndarray) -> tuple[np.ndarray, str]:
-    """Elapsed time in the unit that reads best for the run's length."""
-    longest = float(np.nanmax(elapsed_s)) if len(elapsed_s) else 0.0
-    if longest >= HOURS_FROM_S:
-        return elapsed_s / 3600.0, "elapsed (h)"
-    if longest >= MINUTES_FROM_S:
-        return elapsed_s / 60.0, "elapsed (min)"
-    return elapsed_s, "elapsed (s)"
-
-
-def values(array: Sequence[float] | np.ndarray, decimals: int = 3) -> list[float | None]:
-    """JSON-ready: rounded, NaN and infinities as None (plotly draws a gap)."""
-    return [round(v, decimals) if math.isfinite(v) else None
-            for v in np.asarray(array, dtype=float).tolist()]
+COLORS = [
+    "#0969da",
+    "#cf222e",
+    "#1a7f37",
+    "#9a6700",
+    "#8250df",
+    "#bf3989",
+    "#1b7c83",
+    "#57606a",
+    "#fb8500",
+    "#6e7781",
+]
 
 
 def label(text: str) -> str:
     return html.escape(str(text), quote=False)
 
 
-def line(x, y, name: str, *, color: str | None = None, axis: str | None = None,
-         dash: str | None = None, mode: str = "lines", fill: str | None = None) -> dict:
-    trace: dict[str, Any] = {"type": "scatter", "mode": mode, "x": values(x), "y": values(y),
-                             "name": label(name), "line": {"width": 1.6}}
+def line(
+    x,
+    y,
+    name: str,
+    *,
+    color: str | None = None,
+    axis: str | None = None,
+    dash: str | None = None,
+    mode: str = "lines",
+    fill: str | None = None,
+) -> dict:
+    trace: dict[str, Any] = {
+        "type": "scatter",
+        "mode": mode,
+        "x": values(x),
+        "y": values(y),
+        "name": label(name),
+        "line": {"width": 1.6},
+    }
     if color:
         trace["line"]["color"] = color
         trace["marker"] = {"color": color, "size": 7}
@@ -98,49 +79,41 @@ def line(x, y, name: str, *, color: str | None = None, axis: str | None = None,
     return trace
 
 
-def layout(x_title: str, y_title: str, *, y2_title: str | None = None, log_x: bool = False,
-           **extra: Any) -> dict:
+def layout(
+    x_title: str, y_title: str, *, y2_title: str | None = None, log_x: bool = False, **extra: Any
+) -> dict:
     spec: dict[str, Any] = {
         "margin": {"l": 60, "r": 60 if y2_title else 20, "t": 10, "b": 45},
         "xaxis": {"title": {"text": label(x_title)}, "zeroline": False},
         "yaxis": {"title": {"text": label(y_title)}, "rangemode": "tozero"},
-        "legend": {"orientation": "h", "y": -0.22}, "hovermode": "x unified",
-        "paper_bgcolor": "#fff", "plot_bgcolor": "#fff"}
+        "legend": {"orientation": "h", "y": -0.22},
+        "hovermode": "x unified",
+        "paper_bgcolor": "#fff",
+        "plot_bgcolor": "#fff",
+    }
     if log_x:
         spec["xaxis"]["type"] = "log"
     if y2_title:
-        spec["yaxis2"] = {"title": {"text": label(y2_title)}, "overlaying": "y", "side": "right",
-                          "rangemode": "tozero", "showgrid": False}
+        spec["yaxis2"] = {
+            "title": {"text": label(y2_title)},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+        }
     spec.update(extra)
     return spec
 
 
 def figure(chart_id: str, title: str, data: list[dict], spec: dict, note: str = "") -> dict:
     """One chart for the template: ``id`` (the div), ``title``, ``note``, ``figure``."""
-    return {"id": chart_id, "title": title, "note": note,
-            "figure": {"data": data, "layout": spec}}
+    return {"id": chart_id, "title": title, "note": note, "figure": {"data": data, "layout": spec}}
 
 
-def has_data(*arrays: np.ndarray) -> bool:
-    return any(len(a) and np.isfinite(np.asarray(a, dtype=float)).any() for a in arrays)
-
-
-def percentile_spectrum(values_ms: np.ndarray, counts: np.ndarray,
-                        max_points: int = 400) -> tuple[list[float | None], list[float | None]]:
-    """HdrHistogram's "latency by percentile" curve: x = 1 / (1 - q) (log scale, so the
-    tail from p99 to p99.99 gets as much room as p0 to p90), y = latency at q."""
-    total = float(np.sum(counts))
-    if total <= 0:
-        return [], []
-    cumulative = np.cumsum(counts) / total
-    keep = np.unique(np.linspace(0, len(values_ms) - 1, min(len(values_ms), max_points))
-                     .astype(int))
-    q = np.minimum(cumulative[keep], 1 - 1e-6)
-    return values(1.0 / (1.0 - q), 6), values(values_ms[keep])
-
-
-PERCENTILE_TICKS = {"tickvals": [1, 2, 10, 100, 1000, 10000, 100000],
-                    "ticktext": ["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"]}
+PERCENTILE_TICKS = {
+    "tickvals": [1, 2, 10, 100, 1000, 10000, 100000],
+    "ticktext": ["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"],
+}
 
 
 # -- the report's figures ---------------------------------------------------------------------
@@ -148,7 +121,7 @@ MB = 1024 * 1024
 
 
 def _over_time(series: RunSeries, columns: dict[str, np.ndarray], how: dict[str, str]):
-    x, cols = downsample(series.elapsed_s, columns, how)
+    x, cols = downsample(series.elapsed_s, columns, how, max_points=MAX_POINTS)
     x, title = time_axis(x)
     return x, cols, title
 
@@ -156,13 +129,22 @@ def _over_time(series: RunSeries, columns: dict[str, np.ndarray], how: dict[str,
 def throughput(series: RunSeries) -> dict | None:
     if not len(series):
         return None
-    x, c, xt = _over_time(series, {"rps": series.rps, "fails": series.failures_per_s},
-                          {"rps": "mean", "fails": "mean"})
-    return figure("chart-throughput", "Requests and failures per second", [
-        line(x, c["rps"], "requests/s", color=COLORS[0]),
-        line(x, c["fails"], "failures/s", color=COLORS[1]),
-    ], layout(xt, "per second"), "The target's requests only (job timings, queue readings "
-       "and WebSocket messages are not requests).")
+    x, c, xt = _over_time(
+        series,
+        {"rps": series.rps, "fails": series.failures_per_s},
+        {"rps": "mean", "fails": "mean"},
+    )
+    return figure(
+        "chart-throughput",
+        "Requests and failures per second",
+        [
+            line(x, c["rps"], "requests/s", color=COLORS[0]),
+            line(x, c["fails"], "failures/s", color=COLORS[1]),
+        ],
+        layout(xt, "per second"),
+        "The target's requests only (job timings, queue readings "
+        "and WebSocket messages are not requests).",
+    )
 
 
 def latency(series: RunSeries) -> dict | None:
@@ -171,9 +153,17 @@ def latency(series: RunSeries) -> dict | None:
     cols = {"p50": series.p50_ms, "p95": series.p95_ms, "p99": series.p99_ms}
     x, c, xt = _over_time(series, cols, dict.fromkeys(cols, "max"))
     note = "Per interval; when many intervals share a point (long runs), the highest is drawn."
-    return figure("chart-latency", "Response time percentiles over time", [
-        line(x, c["p50"], "p50", color=COLORS[2]), line(x, c["p95"], "p95", color=COLORS[3]),
-        line(x, c["p99"], "p99", color=COLORS[1])], layout(xt, "ms"), note)
+    return figure(
+        "chart-latency",
+        "Response time percentiles over time",
+        [
+            line(x, c["p50"], "p50", color=COLORS[2]),
+            line(x, c["p95"], "p95", color=COLORS[3]),
+            line(x, c["p99"], "p99", color=COLORS[1]),
+        ],
+        layout(xt, "ms"),
+        note,
+    )
 
 
 def load(series: RunSeries) -> dict | None:
@@ -184,11 +174,16 @@ def load(series: RunSeries) -> dict | None:
     data = [line(x, c["users"], "users", color=COLORS[4])]
     unit = series.load_unit
     if has_data(series.offered) and unit != "users":
-        data.append(line(x, c["offered"], f"offered ({unit})", color=COLORS[0], axis="y2",
-                         dash="dot"))
+        data.append(
+            line(x, c["offered"], f"offered ({unit})", color=COLORS[0], axis="y2", dash="dot")
+        )
         data.append(line(x, c["rps"], "achieved (req/s)", color=COLORS[2], axis="y2"))
-        return figure("chart-load", "Load: users and offered rate", data,
-                      layout(xt, "users", y2_title="req/s"))
+        return figure(
+            "chart-load",
+            "Load: users and offered rate",
+            data,
+            layout(xt, "users", y2_title="req/s"),
+        )
     return figure("chart-load", "Load: users", data, layout(xt, "users"))
 
 
@@ -197,32 +192,54 @@ def target_resources(series: RunSeries) -> dict | None:
         return None
     cols = {"cpu": series.target_cpu, "rss": series.target_rss / MB}
     x, c, xt = _over_time(series, cols, {"cpu": "mean", "rss": "max"})
-    return figure("chart-target", "Target: CPU and memory (RSS)", [
-        line(x, c["cpu"], "CPU %", color=COLORS[0]),
-        line(x, c["rss"], "RSS (MB)", color=COLORS[4], axis="y2")],
-        layout(xt, "CPU %", y2_title="MB"))
+    return figure(
+        "chart-target",
+        "Target: CPU and memory (RSS)",
+        [
+            line(x, c["cpu"], "CPU %", color=COLORS[0]),
+            line(x, c["rss"], "RSS (MB)", color=COLORS[4], axis="y2"),
+        ],
+        layout(xt, "CPU %", y2_title="MB"),
+    )
 
 
 def generator_cpu(series: RunSeries) -> dict | None:
     if not series.generator_cpu:
         return None
     x, c, xt = _over_time(series, series.generator_cpu, {})
-    data = [line(x, ys, f"generator {name}", color=COLORS[i % len(COLORS)])
-            for i, (name, ys) in enumerate(c.items())]
-    data.append(line(x, np.full(len(x), GENERATOR_CPU_LIMIT), "overload line (90 %)",
-                     color="#999", dash="dash"))
-    return figure("chart-generator", "Load generator CPU", data, layout(xt, "CPU %"),
-                  "Above 90 % the generator itself may be the bottleneck: its numbers then "
-                  "understate what the target can do.")
+    data = [
+        line(x, ys, f"generator {name}", color=COLORS[i % len(COLORS)])
+        for i, (name, ys) in enumerate(c.items())
+    ]
+    data.append(
+        line(
+            x,
+            np.full(len(x), GENERATOR_CPU_LIMIT),
+            "overload line (90 %)",
+            color="#999",
+            dash="dash",
+        )
+    )
+    return figure(
+        "chart-generator",
+        "Load generator CPU",
+        data,
+        layout(xt, "CPU %"),
+        "Above 90 % the generator itself may be the bottleneck: its numbers then "
+        "understate what the target can do.",
+    )
 
 
 def queue_depth(series: RunSeries) -> dict | None:
     if not has_data(series.queue_depth) or not np.nanmax(series.queue_depth) > 0:
         return None  # no queue, or it never held a job: nothing to see
     x, c, xt = _over_time(series, {"depth": series.queue_depth}, {"depth": "max"})
-    return figure("chart-queue", "Job queue depth", [
-        line(x, c["depth"], "queued jobs", color=COLORS[3], fill="tozeroy")],
-        layout(xt, "jobs"))
+    return figure(
+        "chart-queue",
+        "Job queue depth",
+        [line(x, c["depth"], "queued jobs", color=COLORS[3], fill="tozeroy")],
+        layout(xt, "jobs"),
+    )
 
 
 def websocket_latency(series: RunSeries) -> dict | None:
@@ -230,9 +247,13 @@ def websocket_latency(series: RunSeries) -> dict | None:
         return None
     cols = {"p50": series.ws_p50_ms, "p95": series.ws_p95_ms}
     x, c, xt = _over_time(series, cols, dict.fromkeys(cols, "max"))
-    return figure("chart-websocket", "WebSocket progress delivery latency", [
-        line(x, c["p50"], "p50", color=COLORS[2]), line(x, c["p95"], "p95", color=COLORS[3])],
-        layout(xt, "ms"), "From the job's sent_at stamp to the message's arrival.")
+    return figure(
+        "chart-websocket",
+        "WebSocket progress delivery latency",
+        [line(x, c["p50"], "p50", color=COLORS[2]), line(x, c["p95"], "p95", color=COLORS[3])],
+        layout(xt, "ms"),
+        "From the job's sent_at stamp to the message's arrival.",
+    )
 
 
 def distribution(histograms: dict[str, HistogramData], keys: list[str]) -> dict | None:
@@ -242,15 +263,28 @@ def distribution(histograms: dict[str, HistogramData], keys: list[str]) -> dict 
         if hist is None or not len(hist.values_ms):
             continue
         x, y = percentile_spectrum(hist.values_ms, hist.counts)
-        data.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "name": label(key),
-                     "line": {"width": 1.6, "color": COLORS[i % len(COLORS)]}})
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": y,
+                "name": label(key),
+                "line": {"width": 1.6, "color": COLORS[i % len(COLORS)]},
+            }
+        )
     if not data:
         return None
     spec = layout("percentile", "ms", log_x=True, hovermode="closest")
     spec["xaxis"].update(PERCENTILE_TICKS)
-    return figure("chart-distribution", "Latency distribution by percentile", data, spec,
-                  "Each endpoint's full HDR histogram: read a percentile on the x axis, its "
-                  "response time on the y axis. The tail (right) is where users wait.")
+    return figure(
+        "chart-distribution",
+        "Latency distribution by percentile",
+        data,
+        spec,
+        "Each endpoint's full HDR histogram: read a percentile on the x axis, its "
+        "response time on the y axis. The tail (right) is where users wait.",
+    )
 
 
 def scatter(x, y, name: str, color: str, text: list[str] | None = None) -> dict:
@@ -260,25 +294,46 @@ def scatter(x, y, name: str, color: str, text: list[str] | None = None) -> dict:
     return trace
 
 
-def leak(requests: np.ndarray, rss: np.ndarray, fitted: tuple[float, float] | None,
-         window_start: float | None) -> dict | None:
+def leak(
+    requests: np.ndarray,
+    rss: np.ndarray,
+    fitted: tuple[float, float] | None,
+    window_start: float | None,
+) -> dict | None:
     """RSS against cumulative requests, with the fitted line ``(intercept_bytes,
     bytes_per_request)`` over the analysed window (from ``window_start`` requests on)."""
     if not has_data(rss):
         return None
-    x, c = downsample(requests, {"rss": rss / MB}, {"rss": "mean"})
+    x, c = downsample(requests, {"rss": rss / MB}, {"rss": "mean"}, max_points=MAX_POINTS)
     data = [line(x, c["rss"], "target RSS (MB)", color=COLORS[4], mode="markers")]
     data[0]["marker"]["size"] = 4
     if fitted is not None and len(x):
         lo = window_start if window_start is not None else float(np.nanmin(x))
         xs = np.array([lo, float(np.nanmax(x))])
-        data.append(line(xs, (fitted[0] + fitted[1] * xs) / MB, "fitted slope",
-                         color=COLORS[1], dash="dash"))
+        data.append(
+            line(
+                xs, (fitted[0] + fitted[1] * xs) / MB, "fitted slope", color=COLORS[1], dash="dash"
+            )
+        )
     spec = layout("requests served (cumulative)", "RSS (MB)", hovermode="closest")
     spec["yaxis"]["rangemode"] = "normal"  # growth is the point: do not squash it against 0
     return figure("chart-leak", "Target memory against requests served", data, spec)
 
 
-__all__ = ["COLORS", "distribution", "figure", "generator_cpu", "latency", "layout", "leak",
-           "line", "load", "queue_depth", "scatter", "target_resources", "throughput", "values",
-           "websocket_latency"]
+__all__ = [
+    "COLORS",
+    "distribution",
+    "figure",
+    "generator_cpu",
+    "latency",
+    "layout",
+    "leak",
+    "line",
+    "load",
+    "queue_depth",
+    "scatter",
+    "target_resources",
+    "throughput",
+    "values",
+    "websocket_latency",
+]

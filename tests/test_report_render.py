@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reports.figures import downsample, percentile_spectrum, time_axis
+from reports.chart_data import downsample, percentile_spectrum, time_axis
 from reports.render import num, script_json
 from tests.locust_runs import REPO
 
