@@ -81,7 +81,7 @@ def _table_row(row: dict[str, Any], label: str, aggregate: bool = False) -> dict
             "failures": num(failures), "error_pct": num(error_pct, 2),
             "error_bad": error_pct > ERROR_PCT_BAD, "rps": num(row.get("rps"), 2),
             "latencies": [_ms(row.get(k)) for k in LATENCY_KEYS],
-            "apdex": num(row.get("apdex"), 3)}
+            "apdex": num(row.get("apdex"), 3), "from_rows": bool(row.get("from_rows"))}
 
 
 def _tables(analysis: RunAnalysis) -> tuple[list[dict], list[dict]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from metrics.summary import rate
+from metrics.summary import SUMMARY_PERCENTILES, percentiles_from_rows, rate
 from reports.analysis import (
     BreakLimits,
     CacheEffect,
@@ -42,7 +42,7 @@ from reports.analysis import (
     segment_steps,
 )
 from rundir.layout import is_request, split_key
-from rundir.reader import RunData, RunSeries
+from rundir.reader import REQUESTS_ROW_KEY, RunData, RunSeries, read_row_stats
 
 MIN_STEPS = 2
 """Fewer steady steps than this: the run was not stepped; no breaking-point analysis."""
@@ -88,6 +88,7 @@ def _endpoints_from_histograms(run: RunData) -> list[dict[str, Any]]:
     series, duration = run.series, float(np.nansum(run.series.span_s)) or 1.0
     rows = []
     keys = set(series.endpoint_counts) | set(run.histograms)
+    from_rows = _row_stats(run, keys - set(run.histograms))
     for key in sorted(keys, key=lambda k: split_key(k)[::-1]):
         method, name = split_key(key)
         hist = run.histograms.get(key)
@@ -95,13 +96,21 @@ def _endpoints_from_histograms(run: RunData) -> list[dict[str, Any]]:
             else (hist.count if hist else 0)
         failures = int(series.endpoint_failures[key].sum()) \
             if key in series.endpoint_failures else (hist.failures if hist else 0)
-        stats = percentile_table(hist.values_ms, hist.counts) if hist else {}
+        stats = percentile_table(hist.values_ms, hist.counts) if hist else \
+            {**percentiles_from_rows(from_rows.get(key, []), SUMMARY_PERCENTILES),
+             "from_rows": True}
         rows.append({"method": method, "name": name, "count": count, "failures": failures,
                      "rps": rate(count, duration), **stats,
                      "apdex": apdex_score(hist.values_ms, hist.counts,
                                           float(run.meta.get("apdex_t_ms") or 500.0))
                      if hist else None})
     return rows
+
+
+def _row_stats(run: RunData, keys: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The rows' own stats of ``keys``: percentiles for endpoints no histogram was saved of
+    (a run killed before its first checkpoint)."""
+    return read_row_stats(run.path, keys, run.problems)
 
 
 def _aggregate_from(run: RunData, endpoints: list[dict[str, Any]]) -> dict[str, Any]:
@@ -118,6 +127,9 @@ def _aggregate_from(run: RunData, endpoints: list[dict[str, Any]]) -> dict[str, 
     if hists:
         stats = percentile_table(np.concatenate([h.values_ms for h in hists]),
                                  np.concatenate([h.counts for h in hists]))
+    elif count:
+        rows = _row_stats(run, set())[REQUESTS_ROW_KEY]
+        stats = {**percentiles_from_rows(rows, SUMMARY_PERCENTILES), "from_rows": True}
     return {"count": count, "failures": failures, "rps": rate(count, duration), **stats}
 
 

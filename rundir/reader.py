@@ -272,6 +272,26 @@ def _requests_of(endpoints: dict[str, Any]) -> dict[str, Any]:
             "failures": sum(r.get("failures", 0) for r in rows)}
 
 
+REQUESTS_ROW_KEY = "requests"
+"""Key of the target's requests together in :func:`read_row_stats` (a row's ``requests``)."""
+
+
+def read_row_stats(path: Path, keys: set[str],
+                   problems: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every row's stats of the endpoints ``keys`` (and of :data:`REQUESTS_ROW_KEY`), in row
+    order: what is left of a run's latencies when its histograms were never saved."""
+    stats: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}
+    stats[REQUESTS_ROW_KEY] = []
+    for row in _lines(path / TIMESERIES_FILE, problems):
+        endpoints = row.get("endpoints") or {}
+        for key in keys:
+            if key in endpoints:
+                stats[key].append(endpoints[key])
+        if row.get(REQUESTS_ROW_KEY):
+            stats[REQUESTS_ROW_KEY].append(row[REQUESTS_ROW_KEY])
+    return stats
+
+
 def read_events(path: Path, problems: list[str]) -> list[dict[str, Any]]:
     """Every whole line of the run's ``events.jsonl``."""
     return list(_lines(path / EVENTS_FILE, problems))

@@ -12,6 +12,7 @@ only ``PR_SET_PDEATHSIG``, in ``plugin/embedded_target.py``, can end it).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -174,4 +175,12 @@ def test_sigkill_leaves_whole_lines_a_renderable_run_and_no_target(tmp_path):
     done = subprocess.run([sys.executable, "-m", "reports", "render", str(run_dir)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    check_whole_incomplete_report(run_dir / "report.html")
+    page = check_whole_incomplete_report(run_dir / "report.html")
+    # killed before the first histogram checkpoint (10 s): percentiles from the rows, marked
+    assert not list((run_dir / "histograms").glob("*.hdr"))
+    table = page.split('id="percentile-table"')[1].split("</table>")[0]
+    total = table.split("All requests to the target")[1].split("</tr>")[0]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", total)
+    latencies = cells[4:12]                     # p50 .. p99.9, max, mean; after count .. req/s
+    assert all(v.startswith("≈") and float(v[1:].replace(",", "")) > 0
+               for v in latencies[:-1]), cells
