@@ -78,7 +78,7 @@ def shape_unit(text: str) -> str:
 
 def target_metrics_spec(text: str) -> str:
     """Check a ``--target-metrics`` spec, keep the string (options travel to workers as
-    msgpack); the spec itself is :func:`metrics.target_sampler.parse_source`'s."""
+    msgpack); the spec itself is :func:`metrics.source_spec.parse_source`'s."""
     try:
         parse_source(text)
     except ValueError as exc:

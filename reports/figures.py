@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from reports.chart_data import downsample, has_data, percentile_spectrum, time_axis, values
-from rundir.reader import HistogramData, RunSeries
+from rundir.reader import HistogramData
+from rundir.series import RunSeries
 
 MAX_POINTS = 1500
 """Points per line over time: enough to see every minute of a day on a wide screen."""

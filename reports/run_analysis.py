@@ -42,7 +42,8 @@ from reports.analysis import (
     segment_steps,
 )
 from rundir.layout import is_request, split_key
-from rundir.reader import REQUESTS_ROW_KEY, RunData, RunSeries, read_row_stats
+from rundir.reader import RunData
+from rundir.series import REQUESTS_ROW_KEY, RunSeries, read_row_stats
 
 MIN_STEPS = 2
 """Fewer steady steps than this: the run was not stepped; no breaking-point analysis."""

@@ -7,8 +7,10 @@ One module per question, each tested on synthetic data whose answer is known:
 - :mod:`~reports.analysis.tables` - percentile, Apdex, error-type, cache and data-size
   tables from histograms and endpoint rows (the percentile and Apdex rules are
   :mod:`metrics.summary`'s, the ones ``summary.json`` is built with);
-- :mod:`~reports.analysis.steps` - the steps of a stepped run: segmenting, settled
-  statistics, scalability, the breaking point by step and Little's law checks;
+- :mod:`~reports.analysis.steps` - the steps of a stepped run: segmenting and settled
+  statistics; :mod:`~reports.analysis.step_scaling` - how throughput and latency scale
+  between steps; :mod:`~reports.analysis.step_break` - the breaking point by step;
+  :mod:`~reports.analysis.littles_law` - Little's law checks per step;
 - :mod:`~reports.analysis.usl` - the Universal Scalability Law fitted to the steps:
   contention, coherency and the peak concurrency;
 - :mod:`~reports.analysis.leak` - does the target's memory grow with the requests it
