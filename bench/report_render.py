@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.machine import machine
-from bench.synthetic_run import DAY_S
+from bench.synthetic_model import DAY_S
 from rundir.layout import TIMESERIES_FILE
 
 RATIO_BUDGET = 2.5

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench.report_accuracy import (
+from bench.accuracy_checks import (
     Check,
     latency_check,
     leak_check,

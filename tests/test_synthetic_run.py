@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.synthetic_run import START_EPOCH, _Model, _Writer, endpoint_specs, write_synthetic_run
+from bench.synthetic_model import START_EPOCH, _Model, endpoint_specs
+from bench.synthetic_rows import _Writer
+from bench.synthetic_run import write_synthetic_run
 from metrics.generator import ProcessSampler
 from metrics.latency import HIGHEST_US, Cell
 from metrics.sample import Sample
