@@ -103,7 +103,9 @@ class RunWriter:
                 self.event("worker_joined", t=now, worker=worker_id, index=index, rejoined=True)
             return False
         self.workers[worker_id] = {"id": worker_id, "index": index, "first_seen": now,
-                                   "last_seen": now, "lost": False}
+                                   "last_seen": now, "lost": False,
+                                   # Locust's worker id is "<hostname>_<uuid hex>"
+                                   "host": worker_id.rsplit("_", 1)[0]}
         self.event("worker_joined", t=now, worker=worker_id, index=index)
         self.write_meta()
         return True
