@@ -17,11 +17,12 @@ this module tells you every side effect the suite has on a Locust run:
 - workers follow a shape's live arrival-rate changes (``ARRIVAL_RATE_MESSAGE``);
 - a progress line every 10 s on the console (``plugin.progress``): stage, offered
   load, achieved throughput, elapsed and remaining time;
-- latency histograms and the run directory (``plugin.collector``): ``request``
-  records into per-second HDR histograms; ``report_to_master`` /
-  ``worker_report`` carry workers' slots to the master (plus a custom
-  ``quantload_final`` message with a worker's last slots); ``test_start`` opens a
-  run directory, ``test_stopping`` ends the load, ``test_stop`` / ``quitting`` end
+- latency histograms and the run directory (``plugin.collector``): at ``init`` the
+  process's collector is made for its role (``LocalCollector``, ``WorkerCollector``,
+  ``MasterCollector``); ``request`` records into per-second HDR histograms;
+  ``report_to_master`` / ``worker_report`` carry workers' slots to the master (plus a
+  custom ``quantload_final`` message with a worker's last slots); ``test_start`` opens
+  a run directory, ``test_stopping`` ends the load, ``test_stop`` / ``quitting`` end
   the run, ``worker_connect`` notes workers;
 - the end of a run (``plugin.run_end``, called by the collector once per run, also on
   Ctrl-C/SIGTERM): the run directory is finished, then judged and reported
@@ -37,7 +38,8 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import gevent
 import locust
@@ -45,14 +47,17 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from plugin.collector import FINAL_MESSAGE, Collector
+from plugin.collector import FINAL_MESSAGE, RunCollector
 from plugin.embedded_target import EmbeddedTarget, TargetStartError
+from plugin.local_collector import LocalCollector
+from plugin.master_collector import MasterCollector
 from plugin.options import add_options, check_after_parse, thresholds_from_options
 from plugin.progress import ProgressPrinter
 from plugin.run_end import RunEnd
 from plugin.target_watch import TargetWatch
 from plugin.threshold_watch import ThresholdWatch
 from plugin.webui import install_report_link
+from plugin.worker_collector import WorkerCollector
 from reports.thresholds import ThresholdError
 from scenarios.catalogue import shape_instance
 from users.arrival_rate_user import ARRIVAL_RATE_MESSAGE
@@ -66,11 +71,37 @@ _state: dict[str, EmbeddedTarget | None] = {"target": None}
 
 _threshold_watch = ThresholdWatch()
 _run_end = RunEnd(_threshold_watch)
-_collector = Collector(_run_end, target_started=lambda: _state["target"] is not None)
 _watch = TargetWatch()
 _progress = ProgressPrinter()
-# the target's reading goes into every row
-_collector.target_sample = _watch.sample  # type: ignore[method-assign]
+_run_collector: dict[str, RunCollector | None] = {"collector": None}
+"""This process's local-runner or master collector, made at ``init``; None on a worker."""
+
+
+class _Relay:
+    """A listener whose place among an event's listeners ``register`` fixes (at import) and
+    whose callee ``init`` sets, once the process's role is known (``--processes`` forks
+    after the import): until then, and for a role that does not listen, it does nothing."""
+
+    def __init__(self) -> None:
+        self.to: Callable[..., None] | None = None
+
+    def __call__(self, **kwargs: Any) -> None:
+        if self.to is not None:
+            self.to(**kwargs)
+
+
+_relays = {
+    event: _Relay()
+    for event in (
+        "test_start",
+        "test_stopping",
+        "test_stop",
+        "quitting",
+        "report_to_master",
+        "worker_report",
+        "worker_connect",
+    )
+}
 
 
 def available_user_classes() -> list[str]:
@@ -118,8 +149,9 @@ def _start_embedded_target(environment: Environment) -> None:
     _state["target"] = target
     atexit.register(_stop_embedded_target)
     environment.host = target.url
-    logger.info("no --host given: started the reference target at %s (pid %s)",
-                target.url, target.pid)
+    logger.info(
+        "no --host given: started the reference target at %s (pid %s)", target.url, target.pid
+    )
 
 
 def _stop_embedded_target(**_kwargs) -> None:
@@ -143,8 +175,11 @@ def _install_shape(environment: Environment) -> None:
     if not name or isinstance(environment.runner, WorkerRunner):
         return
     if environment.shape_class is not None:
-        logger.info("--shape %s ignored: %s was loaded with -f", name,
-                    type(environment.shape_class).__name__)
+        logger.info(
+            "--shape %s ignored: %s was loaded with -f",
+            name,
+            type(environment.shape_class).__name__,
+        )
         return
     shape = shape_instance(name)
     shape.runner = environment.runner
@@ -168,20 +203,72 @@ def _follow_arrival_rate(environment: Environment, msg, **_kwargs) -> None:
     except (TypeError, ValueError):
         rate = math.nan
     if environment.parsed_options is None or not math.isfinite(rate) or rate <= 0:
-        logger.warning("quantload: ignored a malformed arrival rate from the master: %r",
-                       msg.data)
+        logger.warning("quantload: ignored a malformed arrival rate from the master: %r", msg.data)
         return
     set_arrival_rate_option(environment.parsed_options, rate)
 
 
+def _install_collector(environment: Environment) -> None:
+    """Make this process's collector for its role and aim the relays at its listeners.
+
+    ``request`` is the one listener added here rather than relayed: it runs for every
+    request (a relay would add about 30 % to its cost); coming after Locust's own stats
+    listener (the runner adds that when it is made) changes nothing, as both run in
+    the same synchronous ``fire``.
+    """
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        worker = WorkerCollector(environment)
+        environment.events.request.add_listener(worker.on_request)
+        _aim(
+            test_start=worker.on_test_start,
+            test_stop=worker.on_test_stop,
+            report_to_master=worker.on_report_to_master,
+        )
+        return
+    collector: RunCollector
+    if isinstance(runner, MasterRunner):
+        master = MasterCollector(environment, _run_end, _embedded_target_started, _watch.sample)
+        runner.register_message(FINAL_MESSAGE, master.on_final_message)
+        _aim(worker_report=master.on_worker_report, worker_connect=master.on_worker_connect)
+        collector = master
+    else:
+        collector = LocalCollector(environment, _run_end, _embedded_target_started, _watch.sample)
+        environment.events.request.add_listener(collector.on_request)
+    _run_collector["collector"] = collector
+    _aim(
+        test_start=collector.on_test_start,
+        test_stopping=collector.on_test_stopping,
+        test_stop=collector.on_test_stop,
+        quitting=collector.on_quitting,
+    )
+    # Added after the runner's own quitting listener so that it fires first (quitting
+    # fires in reverse): it sees whether the test was still running, i.e. interrupted.
+    environment.events.quitting.add_listener(collector.on_quitting_begins)
+
+
+def _aim(**listeners: Callable[..., None]) -> None:
+    for event, listener in listeners.items():
+        _relays[event].to = listener
+
+
+def _embedded_target_started() -> bool:
+    return _state["target"] is not None
+
+
 def _watch_run(environment: Environment, **_kwargs) -> None:
     """After the collector opened the run: sample the target, watch abort thresholds."""
-    writer = _collector.writer
-    if isinstance(environment.runner, WorkerRunner) or writer is None:
+    collector = _run_collector["collector"]
+    writer = collector.writer if collector is not None else None
+    if writer is None:  # a worker
         return
     target = _state["target"]
-    _watch.start(environment.parsed_options, target.pid if target else None,
-                 target.url if target else None, writer.event)
+    _watch.start(
+        environment.parsed_options,
+        target.pid if target else None,
+        target.url if target else None,
+        writer.event,
+    )
     _threshold_watch.on_test_start(environment, writer.event)
     _progress.start(environment)
 
@@ -209,31 +296,29 @@ def register(default_users: Iterable[str]) -> None:
         _start_embedded_target(environment)
         _install_shape(environment)
         _ctrl_c_as_sigterm()
-        _collector.on_init(environment)
+        _install_collector(environment)
         _run_end.environment = environment
         if environment.web_ui is not None:
             _watch.panel.install(environment.web_ui)
             install_report_link(environment.web_ui, lambda: _run_end.last_report)
         if isinstance(environment.runner, WorkerRunner):
             environment.runner.register_message(ARRIVAL_RATE_MESSAGE, _follow_arrival_rate)
-        if isinstance(environment.runner, MasterRunner):
-            environment.runner.register_message(FINAL_MESSAGE, _collector.on_final_message)
-        # Added after the runner's own quitting listener so that it fires first (quitting
-        # fires in reverse): it sees whether the test was still running, i.e. interrupted.
-        environment.events.quitting.add_listener(_collector.on_quitting_begins)
 
     events.test_start.add_listener(_share_worker_count)
     events.quitting.add_listener(_stop_embedded_target)
 
-    events.request.add_listener(_collector.on_request)
-    events.test_start.add_listener(_collector.on_test_start)
+    # The collector's listeners, by relay (its role is known at init): their places here
+    # matter. Its test_start opens the run before _watch_run reads it; its quitting comes
+    # before the runner's own (added when the runner is made), so fires after it: on a
+    # master, workers' final reports are in by then. ``request``: see _install_collector.
+    events.test_start.add_listener(_relays["test_start"])
     events.test_start.add_listener(_watch_run)
     events.test_stop.add_listener(lambda **_kw: _threshold_watch.on_test_stop())
     events.test_stop.add_listener(lambda **_kw: _progress.stop())
     events.quitting.add_listener(lambda **_kw: _watch.stop())
-    events.test_stopping.add_listener(_collector.on_test_stopping)
-    events.test_stop.add_listener(_collector.on_test_stop)
-    events.quitting.add_listener(_collector.on_quitting)
-    events.report_to_master.add_listener(_collector.on_report_to_master)
-    events.worker_report.add_listener(_collector.on_worker_report)
-    events.worker_connect.add_listener(_collector.on_worker_connect)
+    events.test_stopping.add_listener(_relays["test_stopping"])
+    events.test_stop.add_listener(_relays["test_stop"])
+    events.quitting.add_listener(_relays["quitting"])
+    events.report_to_master.add_listener(_relays["report_to_master"])
+    events.worker_report.add_listener(_relays["worker_report"])
+    events.worker_connect.add_listener(_relays["worker_connect"])
