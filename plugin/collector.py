@@ -62,6 +62,8 @@ TICK_DELAY_S = 0.05
 FINAL_REPORT_WAIT_S = 2 * WORKER_REPORT_INTERVAL_S + 1
 """After a stop without quit (web UI), how long the master waits for workers' last slots."""
 FINAL_POLL_S = 0.1
+INTERRUPTED = "interrupted"
+"""A run's stop reason (and incomplete reason) when Ctrl-C or SIGTERM cut it short."""
 RUN_TIME_SLACK_S = 1.0
 """A stop this close to ``--run-time`` counts as "run_time reached"."""
 
@@ -296,8 +298,8 @@ class RunCollector(Collector):
         if self.recorder is not None:  # what this process recorded since the last tick
             writer.add(LOCAL_SOURCE, self.recorder.take(), None, final=True)
             self.recorder = None
-        reasons = ["interrupted"] if self._interrupted else self._missing(writer)
-        stop_reason = "interrupted" if self._interrupted else self._stop_reason(writer, stop)
+        reasons = [INTERRUPTED] if self._interrupted else self._missing(writer)
+        stop_reason = INTERRUPTED if self._interrupted else self._stop_reason(writer, stop)
         self.end_run(writer, RunStop(stop, reasons, stop_reason))
 
     def _missing(self, writer: RunWriter) -> list[str]:

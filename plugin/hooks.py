@@ -53,7 +53,7 @@ from plugin.local_collector import LocalCollector
 from plugin.master_collector import MasterCollector
 from plugin.options import add_options, check_after_parse, thresholds_from_options
 from plugin.progress import ProgressPrinter
-from plugin.run_end import RunEnd
+from plugin.run_end import EXIT_INTERRUPTED, RunEnd
 from plugin.target_watch import TargetWatch
 from plugin.threshold_watch import ThresholdWatch
 from plugin.webui import install_report_link
@@ -65,7 +65,6 @@ from users.settings import set_arrival_rate_option, settings_of, share_with_work
 
 logger = logging.getLogger("quantload")
 TARGET_KEY_ENV = "QUANTLOAD_TARGET_API_KEY"
-EXIT_INTERRUPTED = 130
 
 _state: dict[str, EmbeddedTarget | None] = {"target": None}
 

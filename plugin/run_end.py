@@ -11,7 +11,9 @@ included) when the load is over and every worker's last data is in:
    run's shape (:meth:`scenarios.base.ParameterizedShape.findings`), the thresholds
    and an ``[abort]`` breach from the live threshold watch;
 3. the console gets the threshold table and the report's path;
-4. with thresholds, the process exit code is theirs (0 pass, 3 fail).
+4. the process exit code: :data:`EXIT_INTERRUPTED` for a run cut short by Ctrl-C or
+   SIGTERM (so CI never reads it as green); else, with thresholds, theirs (0 pass,
+   3 fail); else Locust's own.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plugin.collector import RunStop
+from plugin.collector import INTERRUPTED, RunStop
 from plugin.threshold_watch import ThresholdWatch
 from rundir.writer import RunWriter
 from scenarios.base import ParameterizedShape
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
     from locust.env import Environment
 
 logger = logging.getLogger("quantload")
+EXIT_INTERRUPTED = 130
+"""Exit code of a run interrupted (Ctrl-C, SIGTERM) before it ended by itself, and of
+Ctrl-C while the embedded target starts."""
 
 # ``reports`` (numpy, scipy, plotly, Jinja2) is imported when a run ends, not at start: every
 # locust process, workers included, would otherwise pay about 1.9 s for it before any load.
@@ -62,8 +67,9 @@ class RunEnd:
         if outcome.report is not None:
             self.last_report = outcome.report
             print(f"quantload report: {outcome.report}", flush=True)
-        if outcome.exit_code is not None and self.environment is not None:
-            self.environment.process_exit_code = outcome.exit_code
+        code = EXIT_INTERRUPTED if stop.reason == INTERRUPTED else outcome.exit_code
+        if code is not None and self.environment is not None:
+            self.environment.process_exit_code = code
 
     def _findings(self) -> dict[str, Any] | None:
         shape = self.environment.shape_class if self.environment is not None else None

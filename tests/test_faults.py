@@ -152,6 +152,7 @@ def interrupt(tmp_path: Path, sig: signal.Signals) -> tuple[Path, bool, int | No
 @pytest.mark.slow
 def test_sigterm_writes_a_partial_run_and_leaves_no_target(tmp_path):
     run_dir, scratch_left, code = interrupt(tmp_path, signal.SIGTERM)
+    assert code == 130                               # interrupted: never a green exit
     assert not scratch_left                          # the launcher removed the target's db
     meta, rows, events, summary = check_run_dir(run_dir)
     assert summary["complete"] is False and summary["incomplete_reasons"] == ["interrupted"]

@@ -1,6 +1,6 @@
 """The leak and latency numbers of ``summary.json`` against the reference target's truths.
 
-The same checks as ``python -m bench.report_accuracy`` (imported from it), each a real
+The same checks as ``python -m bench.report_accuracy`` (from ``bench.accuracy_checks``), each a real
 locust run in a subprocess against the embedded target, read from its summary.json:
 
 - leak: ``leak.slope_kb_per_request`` within 10 % of ``--leak-kb-per-request 64`` (verdict

@@ -348,6 +348,7 @@ def test_interrupted_run_writes_an_incomplete_summary(tmp_path, sig):
         _, err = proc.communicate(timeout=60)
     finally:
         stop_all([proc])
+    assert proc.returncode == 130, err[-2000:]  # interrupted: never a green exit
     meta, rows, events, summary = check_run_dir(run_dir)
     assert summary["complete"] is False and summary["incomplete_reasons"] == ["interrupted"]
     assert events[-1]["reason"] == "interrupted"
