@@ -24,7 +24,7 @@ demo: $(STAMP)
 		--run-dir results/demo
 	@echo "open results/demo/report.html"
 
-# Two phases: every test not marked `timing` on two pytest-xdist workers (a module's tests
+# Two phases: every test not marked `timing` on $(TEST_WORKERS) pytest-xdist workers (a module's tests
 # stay together), then the timing tests alone, serially, so no other load distorts them.
 # Fails if either phase fails or runs no test (pytest's exit 5).
 test: $(STAMP)
@@ -54,15 +54,17 @@ calibrate: $(STAMP)
 screenshot: $(STAMP)
 	$(PY) -m bench.report_screenshot
 
-# ruff, mypy (strict on metrics, rundir, reports.analysis) and the import-linter
-# contracts of docs/architecture.md's layering, all configured in pyproject.toml.
+# ruff (check and format --check), mypy (strict on metrics, rundir, reports.analysis) and
+# the import-linter contracts of docs/architecture.md's layering, all in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache *.egg-info

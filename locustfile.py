@@ -23,7 +23,17 @@ from users.websocket_user import WebSocketUser
 
 DEFAULT_USERS = ["BacktestUser", "JobUser", "WebSocketUser"]
 
-__all__ = ["ArrivalRateUser", "BacktestUser", "CacheUser", "DataSizeUser", "DatabaseUser",
-           "HighVolumeUser", "JobUser", "MemoryLeakUser", "StressUser", "WebSocketUser"]
+__all__ = [
+    "ArrivalRateUser",
+    "BacktestUser",
+    "CacheUser",
+    "DataSizeUser",
+    "DatabaseUser",
+    "HighVolumeUser",
+    "JobUser",
+    "MemoryLeakUser",
+    "StressUser",
+    "WebSocketUser",
+]
 
 plugin.register(DEFAULT_USERS)

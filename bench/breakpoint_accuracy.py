@@ -30,18 +30,34 @@ def find_capacity(slots: int, service_ms: float, workdir: Path) -> tuple[float |
     """(capacity found or None, wall seconds) for one target setting."""
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "locust", "--config", "config/breakpoint.conf",
-         "--target-flags", f"--slots {slots} --service-ms {service_ms}",
-         "--run-dir", str(workdir / f"{slots}x{service_ms}")],
-        cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S)
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "--config",
+            "config/breakpoint.conf",
+            "--target-flags",
+            f"--slots {slots} --service-ms {service_ms}",
+            "--run-dir",
+            str(workdir / f"{slots}x{service_ms}"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     found = CAPACITY_RE.findall(done.stderr)
     return (float(found[-1]) if found else None), time.monotonic() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--settings", nargs="+", default=list(DEFAULT_SETTINGS),
-                        help="slots x service-ms pairs, e.g. 2x50")
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        default=list(DEFAULT_SETTINGS),
+        help="slots x service-ms pairs, e.g. 2x50",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"{'truth req/s':>12} {'found req/s':>12} {'error':>8} {'wall s':>8}  setting")
@@ -52,8 +68,11 @@ def main() -> None:
             found, wall = find_capacity(int(slots), float(service_ms), Path(tmp))
             error = f"{(found - truth) / truth:+.1%}" if found else "n/a"
             shown = f"{found:.1f}" if found else "none"
-            print(f"{truth:12.1f} {shown:>12} {error:>8} {wall:8.0f}  "
-                  f"--slots {slots} --service-ms {service_ms}", flush=True)
+            print(
+                f"{truth:12.1f} {shown:>12} {error:>8} {wall:8.0f}  "
+                f"--slots {slots} --service-ms {service_ms}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,7 @@ from bench.static_server import serve
 from plugin.embedded_target import EmbeddedTarget
 
 REPO = Path(__file__).resolve().parent.parent
-BACKTEST = {"symbol": "AAPL", "strategy": "sma_cross", "start": "2021-01-04",
-            "end": "2023-12-29"}
+BACKTEST = {"symbol": "AAPL", "strategy": "sma_cross", "start": "2021-01-04", "end": "2023-12-29"}
 LOCUST_CPU, SERVER_CPU = 0, 1
 
 PLAIN_LOCUSTFILE = '''
@@ -74,12 +73,16 @@ def record_responses() -> dict:
     """One real answer per route, from the reference target."""
     with EmbeddedTarget() as target, requests.Session() as s:
         created = s.post(f"{target.url}/v1/backtests", json=BACKTEST)
-        market = s.get(f"{target.url}/v1/market-data/AAPL",
-                       params={"start": BACKTEST["start"], "end": BACKTEST["end"]})
+        market = s.get(
+            f"{target.url}/v1/market-data/AAPL",
+            params={"start": BACKTEST["start"], "end": BACKTEST["end"]},
+        )
         reread = s.get(f"{target.url}/v1/backtests/{created.json()['id']}")
-    return {("POST", "/v1/backtests"): (201, created.content),
-            ("GET", "/v1/market-data/"): (200, market.content),
-            ("GET", "/v1/backtests/"): (200, reread.content)}
+    return {
+        ("POST", "/v1/backtests"): (201, created.content),
+        ("GET", "/v1/market-data/"): (200, market.content),
+        ("GET", "/v1/backtests/"): (200, reread.content),
+    }
 
 
 def _server_main(sock: socket.socket, responses: dict) -> None:
@@ -87,15 +90,44 @@ def _server_main(sock: socket.socket, responses: dict) -> None:
     serve(sock, responses)
 
 
-def locust_rps(locustfile: Path, user_class: str, host: str, users: int, seconds: float,
-               workdir: Path, extra: tuple[str, ...] = (),
-               cpu_us: list[float] | None = None) -> float:
+def locust_rps(
+    locustfile: Path,
+    user_class: str,
+    host: str,
+    users: int,
+    seconds: float,
+    workdir: Path,
+    extra: tuple[str, ...] = (),
+    cpu_us: list[float] | None = None,
+) -> float:
     """Requests/s of one headless Locust run; its CPU us per request appended to ``cpu_us``."""
     prefix = workdir / f"{user_class}-{len(list(workdir.iterdir()))}"
-    cmd = ["taskset", "-c", str(LOCUST_CPU), sys.executable, "-m", "locust", "-f",
-           str(locustfile), "--headless", "-u", str(users), "-r", str(users), "-t",
-           f"{int(seconds)}s", "--host", host, "--csv", str(prefix), "--only-summary",
-           "--loglevel", "ERROR", *extra, user_class]
+    cmd = [
+        "taskset",
+        "-c",
+        str(LOCUST_CPU),
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(locustfile),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{int(seconds)}s",
+        "--host",
+        host,
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--loglevel",
+        "ERROR",
+        *extra,
+        user_class,
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, timeout=seconds + 60)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -118,7 +150,8 @@ class CannedServer:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(1024)
         self.process = multiprocessing.get_context("fork").Process(
-            target=_server_main, args=(self.sock, responses), daemon=True)
+            target=_server_main, args=(self.sock, responses), daemon=True
+        )
         self.process.start()
         return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
 
@@ -128,17 +161,32 @@ class CannedServer:
         self.sock.close()
 
 
-def alternate(variants: dict[str, tuple[Path, str, tuple[str, ...]]], host: str, users: int,
-              seconds: float, rounds: int, workdir: Path,
-              cpu_us: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+def alternate(
+    variants: dict[str, tuple[Path, str, tuple[str, ...]]],
+    host: str,
+    users: int,
+    seconds: float,
+    rounds: int,
+    workdir: Path,
+    cpu_us: dict[str, list[float]] | None = None,
+) -> dict[str, list[float]]:
     """Run each variant (locustfile, class, extra args) in turn, ``rounds`` times; req/s each
     (and, into ``cpu_us`` when given, each run's CPU us per request)."""
     rates: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):
         for name, (locustfile, user_class, extra) in variants.items():
-            rates[name].append(locust_rps(
-                locustfile, user_class, host, users, seconds, workdir, extra,
-                cpu_us.setdefault(name, []) if cpu_us is not None else None))
+            rates[name].append(
+                locust_rps(
+                    locustfile,
+                    user_class,
+                    host,
+                    users,
+                    seconds,
+                    workdir,
+                    extra,
+                    cpu_us.setdefault(name, []) if cpu_us is not None else None,
+                )
+            )
     return rates
 
 
@@ -182,25 +230,37 @@ def main() -> None:
         stress = workdir / "stress_locustfile.py"
         stress.write_text(STRESS_LOCUSTFILE)
         cpu_us: dict[str, list[float]] = {}
-        rates = alternate({"StressUser": (stress, "StressUser", ()),
-                           "PlainUser": (plain, "PlainUser", ())},
-                          host, args.users, args.seconds, args.rounds, workdir, cpu_us)
+        rates = alternate(
+            {"StressUser": (stress, "StressUser", ()), "PlainUser": (plain, "PlainUser", ())},
+            host,
+            args.users,
+            args.seconds,
+            args.rounds,
+            workdir,
+            cpu_us,
+        )
     stress_rps = statistics.median(rates["StressUser"])
     plain_rps = statistics.median(rates["PlainUser"])
     print(f"machine: {machine()}")
-    print(f"locust on cpu {LOCUST_CPU}, canned server on cpu {SERVER_CPU}, {args.users} users, "
-          f"{args.rounds} x {args.seconds:.0f} s each, alternating")
+    print(
+        f"locust on cpu {LOCUST_CPU}, canned server on cpu {SERVER_CPU}, {args.users} users, "
+        f"{args.rounds} x {args.seconds:.0f} s each, alternating"
+    )
     print(f"StressUser:            {describe(rates['StressUser'])}")
     print(f"plain FastHttpUser:    {describe(rates['PlainUser'])}")
     print(f"StressUser / plain:    {stress_rps / plain_rps:8.3f}")
     stress_us = statistics.median(cpu_us["StressUser"])
     request_us = statistics.median(cpu_us["PlainUser"])
-    print("CPU per request (the locust process's CPU time / its requests, start-up included; "
-          "medians):")
+    print(
+        "CPU per request (the locust process's CPU time / its requests, start-up included; "
+        "medians):"
+    )
     print(f"  StressUser {stress_us:.0f} us, plain FastHttpUser {request_us:.0f} us")
     for route, (size, us) in parse_cost_us(server.responses).items():
-        print(f"  json.loads of the recorded {route + ' body':26s} {size / 1000:5.1f} KB: "
-              f"{us:5.0f} us CPU = {us / request_us:.1f}x a plain request")
+        print(
+            f"  json.loads of the recorded {route + ' body':26s} {size / 1000:5.1f} KB: "
+            f"{us:5.0f} us CPU = {us / request_us:.1f}x a plain request"
+        )
 
 
 if __name__ == "__main__":

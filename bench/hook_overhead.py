@@ -50,13 +50,23 @@ def main() -> None:
         bare = workdir / "bare_locustfile.py"
         bare.write_text(STRESS_LOCUSTFILE)
         hooked = REPO / "locustfile.py"
-        rates = alternate({"on": (hooked, "StressUser", ("--run-dir", str(workdir / "run"))),
-                           "off": (bare, "StressUser", ())},
-                          host, args.users, args.seconds, args.rounds, workdir)
+        rates = alternate(
+            {
+                "on": (hooked, "StressUser", ("--run-dir", str(workdir / "run"))),
+                "off": (bare, "StressUser", ()),
+            },
+            host,
+            args.users,
+            args.seconds,
+            args.rounds,
+            workdir,
+        )
     on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
     print(f"machine: {machine()}")
-    print(f"locust on cpu {LOCUST_CPU}, canned server on cpu {SERVER_CPU}, {args.users} users, "
-          f"{args.rounds} x {args.seconds:.0f} s each, alternating")
+    print(
+        f"locust on cpu {LOCUST_CPU}, canned server on cpu {SERVER_CPU}, {args.users} users, "
+        f"{args.rounds} x {args.seconds:.0f} s each, alternating"
+    )
     print(f"hooks on:              {describe(rates['on'])}")
     print(f"hooks off:             {describe(rates['off'])}")
     print(f"on / off:              {on / off:8.3f}")

@@ -30,8 +30,13 @@ IMPORTTIME = re.compile(r"import time:\s+\d+ \|\s+(\d+) \|\s*(\S+)\s*$")
 
 def import_seconds(module: str) -> float:
     """Cumulative import time of ``module`` in a fresh interpreter, in seconds."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
-                          cwd=REPO, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for line in reversed(done.stderr.splitlines()):
         found = IMPORTTIME.match(line)
         if found and found.group(2) == module:
@@ -54,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"import locustfile:    {statistics.median(suite):6.3f} s (locust included)")
     print(f"the suite adds:       {extra:6.3f} s")
     verdict = "PASS" if extra <= BUDGET_S else "FAIL"
-    print(f"{verdict}: the suite adds {extra:.3f} s to a locust process's start "
-          f"(budget {BUDGET_S} s)")
+    print(
+        f"{verdict}: the suite adds {extra:.3f} s to a locust process's start (budget {BUDGET_S} s)"
+    )
     return 0 if verdict == "PASS" else 1
 
 

@@ -31,7 +31,7 @@ run's ``summary.json``, never from the log. The issue's accuracy requirements:
 
 Prints a table (check, truth, measured, error, limit, PASS/FAIL, wall s) and the
 machine; exits 1 when any check fails. ``make calibrate`` runs it (7-8 minutes;
-the capacity checks take most of it). ``tests/test_report_accuracy.py`` runs the leak
+the capacity checks take most of it). ``tests/reports/test_report_accuracy.py`` runs the leak
 and latency checks through the same functions.
 
     python -m bench.report_accuracy [--settings 2x50 15x50] [--checks capacity leak latency]

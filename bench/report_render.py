@@ -77,9 +77,13 @@ mark()
 print(json.dumps([[b[0] - a[0], b[1] - a[1]] for a, b in zip(marks, marks[1:])]))
 """
 """One render in a fresh process, timing its stages (the same calls as ``render_report``)."""
-STAGE_NAMES = ("imports (reports: numpy, plotly, jinja2)",
-               "load_run (rows, histograms, summary)", "import scipy.stats (leak fit)",
-               "analyse_run", "figures, template, write")
+STAGE_NAMES = (
+    "imports (reports: numpy, plotly, jinja2)",
+    "load_run (rows, histograms, summary)",
+    "import scipy.stats (leak fit)",
+    "analyse_run",
+    "figures, template, write",
+)
 
 
 @dataclass
@@ -96,8 +100,9 @@ def run_child(args: list[str]) -> Child:
     """One fresh Python process: its wall time, its own peak RSS and its output."""
     with tempfile.TemporaryFile() as output:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, *args], stdout=output,
-                                stderr=subprocess.STDOUT, cwd=REPO)
+        proc = subprocess.Popen(
+            [sys.executable, *args], stdout=output, stderr=subprocess.STDOUT, cwd=REPO
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -123,22 +128,36 @@ class Result:
 
 def measure(base: Path, intervals: int, rounds: int) -> tuple[Result, Path]:
     run_dir = base / f"run-{intervals}"
-    made = run_child(["-m", "bench.synthetic_run", str(run_dir), "--intervals", str(intervals),
-                      "--endpoints", str(ENDPOINTS)]).seconds
+    made = run_child(
+        [
+            "-m",
+            "bench.synthetic_run",
+            str(run_dir),
+            "--intervals",
+            str(intervals),
+            "--endpoints",
+            str(ENDPOINTS),
+        ]
+    ).seconds
     rows = run_dir / TIMESERIES_FILE
-    print(f"\n{intervals:,} intervals x {ENDPOINTS} endpoints: {TIMESERIES_FILE} "
-          f"{rows.stat().st_size / MB:,.1f} MB (generated in {made:.1f} s, not timed)")
+    print(
+        f"\n{intervals:,} intervals x {ENDPOINTS} endpoints: {TIMESERIES_FILE} "
+        f"{rows.stat().st_size / MB:,.1f} MB (generated in {made:.1f} s, not timed)"
+    )
     result = Result([], [])
     for i in range(1, rounds + 1):
         read = run_child(["-c", READ_ROWS, str(rows)])
-        render = run_child(["-m", "reports", "render", str(run_dir), "--out",
-                            str(run_dir / REPORT_FILE)])
+        render = run_child(
+            ["-m", "reports", "render", str(run_dir), "--out", str(run_dir / REPORT_FILE)]
+        )
         result.read.append(read)
         result.render.append(render)
-        print(f"  round {i}: read rows {read.cpu_seconds:5.2f} s CPU ({read.seconds:5.2f} s wall)"
-              f"   render {render.cpu_seconds:5.2f} s CPU ({render.seconds:5.2f} s wall, peak RSS "
-              f"{render.peak_bytes / MB:5.1f} MB)   render / read "
-              f"{render.cpu_seconds / read.cpu_seconds:4.2f} CPU")
+        print(
+            f"  round {i}: read rows {read.cpu_seconds:5.2f} s CPU ({read.seconds:5.2f} s wall)"
+            f"   render {render.cpu_seconds:5.2f} s CPU ({render.seconds:5.2f} s wall, peak RSS "
+            f"{render.peak_bytes / MB:5.1f} MB)   render / read "
+            f"{render.cpu_seconds / read.cpu_seconds:4.2f} CPU"
+        )
     return result, run_dir
 
 
@@ -161,28 +180,42 @@ def stages(run_dir: Path, out: Path) -> None:
     times = json.loads(child.output.strip().splitlines()[-1])
     print("\nwhere one render's time goes (a fresh process timing its stages):")
     print(f"  {'':42s}   CPU    wall")
-    print(f"  {'interpreter start and exit (the rest)':42s} "
-          f"{child.cpu_seconds - sum(c for _, c in times):5.2f} s "
-          f"{child.seconds - sum(w for w, _ in times):5.2f} s")
+    print(
+        f"  {'interpreter start and exit (the rest)':42s} "
+        f"{child.cpu_seconds - sum(c for _, c in times):5.2f} s "
+        f"{child.seconds - sum(w for w, _ in times):5.2f} s"
+    )
     for name, (wall, cpu) in zip(STAGE_NAMES, times, strict=True):
         print(f"  {name:42s} {cpu:5.2f} s {wall:5.2f} s")
     print(f"  {'total':42s} {child.cpu_seconds:5.2f} s {child.seconds:5.2f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.report_render",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--intervals", type=int, default=DAY_S,
-                        help=f"rows of the budgeted run (default {DAY_S:,}: 24 hours)")
-    parser.add_argument("--reference", type=int, default=REFERENCE_INTERVALS,
-                        help="rows of the reference run (0: none; default 3,600)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="read / render pairs per run (default 3)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.report_render", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--intervals",
+        type=int,
+        default=DAY_S,
+        help=f"rows of the budgeted run (default {DAY_S:,}: 24 hours)",
+    )
+    parser.add_argument(
+        "--reference",
+        type=int,
+        default=REFERENCE_INTERVALS,
+        help="rows of the reference run (0: none; default 3,600)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="read / render pairs per run (default 3)"
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")
-    print(f"budget for {args.intervals:,} intervals: render <= {RATIO_BUDGET:g} x the CPU time "
-          f"to read the rows once, peak RSS <= {BUDGET_MB:g} MB (fresh processes, "
-          f"alternating; 1 MB = 10^6 bytes)")
+    print(
+        f"budget for {args.intervals:,} intervals: render <= {RATIO_BUDGET:g} x the CPU time "
+        f"to read the rows once, peak RSS <= {BUDGET_MB:g} MB (fresh processes, "
+        f"alternating; 1 MB = 10^6 bytes)"
+    )
     with tempfile.TemporaryDirectory(prefix="quantload-render-") as tmp:
         if args.reference:
             result, run_dir = measure(Path(tmp), args.reference, args.rounds)
@@ -192,9 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         stages(run_dir, Path(tmp) / "stages.html")
     ratio = result.ratio
     passed = ratio <= RATIO_BUDGET and peak_mb <= BUDGET_MB
-    print(f"\n{'PASS' if passed else 'FAIL'}: {args.intervals:,} intervals rendered in "
-          f"{ratio:.2f} x the CPU time to read their rows once (budget {RATIO_BUDGET:g} x), "
-          f"peak {peak_mb:.0f} MB (budget {BUDGET_MB:g} MB)")
+    print(
+        f"\n{'PASS' if passed else 'FAIL'}: {args.intervals:,} intervals rendered in "
+        f"{ratio:.2f} x the CPU time to read their rows once (budget {RATIO_BUDGET:g} x), "
+        f"peak {peak_mb:.0f} MB (budget {BUDGET_MB:g} MB)"
+    )
     return 0 if passed else 1
 
 

@@ -27,10 +27,27 @@ TIMEOUT_S = 300
 
 def run(run_dir: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "locust", "--config", "config/scalability.conf",
-         "--steps", "2,4,8,16", "--step-s", "15", "--only-summary",
-         "--target-flags", "--slots 4 --service-ms 50", "--run-dir", str(run_dir)],
-        cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S)
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "--config",
+            "config/scalability.conf",
+            "--steps",
+            "2,4,8,16",
+            "--step-s",
+            "15",
+            "--only-summary",
+            "--target-flags",
+            "--slots 4 --service-ms 50",
+            "--run-dir",
+            str(run_dir),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     if done.returncode != 0 or not (run_dir / "report.html").exists():
         raise SystemExit(f"the run failed (exit {done.returncode}): {done.stderr[-500:]}")
 
@@ -40,15 +57,23 @@ def shoot(report: Path, out: Path) -> list[Path]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
-        page.route("**/*", lambda route: route.continue_()
-                   if route.request.url.startswith("file:") else route.abort())
+        page.route(
+            "**/*",
+            lambda route: (
+                route.continue_() if route.request.url.startswith("file:") else route.abort()
+            ),
+        )
         page.goto(report.as_uri())
         page.wait_for_selector("#chart-throughput .main-svg")
         page.screenshot(path=str(shots[0]))
-        top = page.evaluate("document.getElementById('capacity').getBoundingClientRect().top"
-                            " + window.scrollY")
-        page.screenshot(path=str(shots[1]), full_page=True,
-                        clip={"x": 0, "y": top - 10, "width": WIDTH, "height": 1100})
+        top = page.evaluate(
+            "document.getElementById('capacity').getBoundingClientRect().top + window.scrollY"
+        )
+        page.screenshot(
+            path=str(shots[1]),
+            full_page=True,
+            clip={"x": 0, "y": top - 10, "width": WIDTH, "height": 1100},
+        )
         browser.close()
     return shots
 

@@ -19,8 +19,11 @@ REASONS = {200: b"OK", 201: b"Created", 202: b"Accepted", 404: b"Not Found"}
 
 
 def _raw(status: int, body: bytes) -> bytes:
-    head = (b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-            % (status, REASONS.get(status, b"OK"), len(body)))
+    head = b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
+        status,
+        REASONS.get(status, b"OK"),
+        len(body),
+    )
     return head + body
 
 
@@ -46,7 +49,7 @@ class _Canned(asyncio.Protocol):
                     length = int(line[15:].strip())
             if len(self.buffer) < end + 4 + length:
                 return
-            self.buffer = self.buffer[end + 4 + length:]
+            self.buffer = self.buffer[end + 4 + length :]
             method, path = head.split(b" ", 2)[:2]
             self.transport.write(self._answer(method, path))
 
@@ -59,8 +62,9 @@ class _Canned(asyncio.Protocol):
 
 def serve(sock: socket.socket, responses: Responses) -> None:
     """Serve forever on an already bound, listening socket (run in its own process)."""
-    canned = {(m.encode(), p.encode()): _raw(status, body)
-              for (m, p), (status, body) in responses.items()}
+    canned = {
+        (m.encode(), p.encode()): _raw(status, body) for (m, p), (status, body) in responses.items()
+    }
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

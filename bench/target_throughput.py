@@ -42,9 +42,16 @@ def _client(url: str, offset: int, stop_at: float, counts) -> None:
         while time.time() < stop_at:
             fast = 2 + (offset + n * CLIENT_PROCESSES) % 150
             slow = fast + 1 + (n // 150) % 200
-            r = s.post(f"{url}/v1/backtests", json={
-                "symbol": "AAPL", "strategy": "sma_cross", "start": START.isoformat(),
-                "end": END.isoformat(), "parameters": {"fast_period": fast, "slow_period": slow}})
+            r = s.post(
+                f"{url}/v1/backtests",
+                json={
+                    "symbol": "AAPL",
+                    "strategy": "sma_cross",
+                    "start": START.isoformat(),
+                    "end": END.isoformat(),
+                    "parameters": {"fast_period": fast, "slow_period": slow},
+                },
+            )
             r.raise_for_status()
             n += 1
     counts[offset] = n
@@ -54,8 +61,10 @@ def api_rate(seconds: float) -> float:
     with EmbeddedTarget("--workers", "1") as target:
         counts = multiprocessing.Manager().dict()
         stop_at = time.time() + seconds
-        procs = [multiprocessing.Process(target=_client, args=(target.url, i, stop_at, counts))
-                 for i in range(CLIENT_PROCESSES)]
+        procs = [
+            multiprocessing.Process(target=_client, args=(target.url, i, stop_at, counts))
+            for i in range(CLIENT_PROCESSES)
+        ]
         t0 = time.time()
         for p in procs:
             p.start()
@@ -72,8 +81,10 @@ def main() -> None:
     engine = engine_rate(args.seconds)
     print(f"engine alone:          {engine:8.0f} backtests/s (3-year daily sma_cross, 1 core)")
     api = api_rate(args.seconds)
-    print(f"through the API:       {api:8.0f} backtests/s (1 uvicorn worker, "
-          f"{CLIENT_PROCESSES} client processes, all cache misses)")
+    print(
+        f"through the API:       {api:8.0f} backtests/s (1 uvicorn worker, "
+        f"{CLIENT_PROCESSES} client processes, all cache misses)"
+    )
     print(f"API / engine ratio:    {api / engine:8.2f}")
 
 

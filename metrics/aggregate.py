@@ -83,9 +83,14 @@ class Aggregator:
         if through is not None:
             self._through[source] = max(self._through.get(source, NOT_REPORTED), through)
 
-    def note(self, k: int, users: int | None = None,
-             generator: tuple[str, GeneratorSample] | None = None,
-             target: dict[str, Any] | None = None, load: dict[str, Any] | None = None) -> None:
+    def note(
+        self,
+        k: int,
+        users: int | None = None,
+        generator: tuple[str, GeneratorSample] | None = None,
+        target: dict[str, Any] | None = None,
+        load: dict[str, Any] | None = None,
+    ) -> None:
         """Record what the aggregating process saw for slot ``k``: the user count, one
         process's generator sample, the target's sample, the shape's offered load.
         Too late for a handed-out slot."""

@@ -35,8 +35,10 @@ class ProcessSampler:
 
     def sample(self) -> GeneratorSample:
         with self._process.oneshot():
-            return {"cpu_percent": round(self._process.cpu_percent(None), 1),
-                    "rss_bytes": self._process.memory_info().rss}
+            return {
+                "cpu_percent": round(self._process.cpu_percent(None), 1),
+                "rss_bytes": self._process.memory_info().rss,
+            }
 
 
 @dataclass

@@ -66,8 +66,11 @@ class Histogram(HdrHistogram):  # type: ignore[misc]  # hdrh ships no type infor
         computed inline with ``int.bit_length`` (hdrh calls three methods and ``bin()``).
         Same index, same bookkeeping (tests compare the counts arrays)."""
         bucket = (value | self.sub_bucket_mask).bit_length() - self._bucket_shift
-        index = (((bucket + 1) << self.sub_bucket_half_count_magnitude)
-                 + (value >> (bucket + self.unit_magnitude)) - self.sub_bucket_half_count)
+        index = (
+            ((bucket + 1) << self.sub_bucket_half_count_magnitude)
+            + (value >> (bucket + self.unit_magnitude))
+            - self.sub_bucket_half_count
+        )
         if index < 0 or index >= self.counts_len:
             return False
         self.counts[index] += count
@@ -102,8 +105,12 @@ def decode(blob: str | bytes) -> HdrHistogram:
     """A histogram from its encoded form (HdrHistogram.decode, minus the reference cycle)."""
     payload = HdrHistogramEncoder.decode(blob.encode("ascii") if isinstance(blob, str) else blob)
     header = payload.payload
-    return Histogram(header.lowest_trackable_value, header.highest_trackable_value,
-                     header.significant_figures, hdr_payload=payload)
+    return Histogram(
+        header.lowest_trackable_value,
+        header.highest_trackable_value,
+        header.significant_figures,
+        hdr_payload=payload,
+    )
 
 
 def as_histogram(value: HdrHistogram | str | bytes) -> HdrHistogram:
@@ -146,9 +153,14 @@ class Cell:
 
     __slots__ = ("hist", "failed_hist", "count", "failures", "sum_ms")
 
-    def __init__(self, hist: HdrHistogram | str | None = None,
-                 failed_hist: HdrHistogram | str | None = None,
-                 count: int = 0, failures: int = 0, sum_ms: float = 0.0) -> None:
+    def __init__(
+        self,
+        hist: HdrHistogram | str | None = None,
+        failed_hist: HdrHistogram | str | None = None,
+        count: int = 0,
+        failures: int = 0,
+        sum_ms: float = 0.0,
+    ) -> None:
         self.hist = hist if hist is not None else new_histogram()
         self.failed_hist = failed_hist
         self.count = count
@@ -198,9 +210,12 @@ class Slot:
             if failed is not None and not isinstance(failed, str):
                 failed = encode(failed)
             cells[key] = [cell.count, cell.failures, hist, failed, cell.sum_ms]
-        return {"k": self.k, "e": cells,
-                "err": [[key, msg, n] for (key, msg), n in self.errors.items()],
-                "gen": self.generator}
+        return {
+            "k": self.k,
+            "e": cells,
+            "err": [[key, msg, n] for (key, msg), n in self.errors.items()],
+            "gen": self.generator,
+        }
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Slot:
@@ -244,8 +259,7 @@ class SlotRecorder:
         self._current = slot
         return slot
 
-    def record(self, key: str, response_time_ms: float | None, exception: Any,
-               now: float) -> None:
+    def record(self, key: str, response_time_ms: float | None, exception: Any, now: float) -> None:
         """One request event; ``now`` is its wall time (``time.time()``). Hot path:
         a slot check, a dict lookup and ``record_value``."""
         k = int((now - self.start) // self.interval)
@@ -312,8 +326,11 @@ def merge_cells(cells: Iterable[Cell]) -> Cell:
     """One live cell holding the sum of ``cells``; a lone live cell is returned as is
     (so callers must not modify the result), none gives an empty cell."""
     cells = list(cells)
-    if len(cells) == 1 and isinstance(cells[0].hist, HdrHistogram) and (
-            cells[0].failed_hist is None or isinstance(cells[0].failed_hist, HdrHistogram)):
+    if (
+        len(cells) == 1
+        and isinstance(cells[0].hist, HdrHistogram)
+        and (cells[0].failed_hist is None or isinstance(cells[0].failed_hist, HdrHistogram))
+    ):
         return cells[0]
     merged = Cell()
     for cell in cells:

@@ -84,8 +84,9 @@ def percentile_from_counts(counts: Mapping[float, int], q: float) -> float | Non
     return float(items[position][0])
 
 
-def percentiles_from_rows(rows: Iterable[Mapping[str, Any]],
-                          names: Mapping[str, float]) -> dict[str, float | None]:
+def percentiles_from_rows(
+    rows: Iterable[Mapping[str, Any]], names: Mapping[str, float]
+) -> dict[str, float | None]:
     """Approximate percentiles of many intervals from their rows' own stats (``count``, the
     :data:`ROW_PERCENTILES`, ``max_ms``, ``avg_ms``), for a run whose histograms were lost.
 
@@ -93,7 +94,7 @@ def percentiles_from_rows(rows: Iterable[Mapping[str, Any]],
     half below its p50 at its p50 (a row does not say how low they went, so low
     percentiles err high); the rows' mixture, weighted by ``count``, is read at each
     percentile. On lognormal latencies the estimates land within -15 % .. +20 % of the
-    exact ones (``tests/test_summary.py``). ``max_ms`` is exact (the largest row
+    exact ones (``tests/metrics/test_summary.py``). ``max_ms`` is exact (the largest row
     maximum); ``avg_ms`` is the count-weighted mean of the rows' means. Every value is
     None without a timed row.
     """
@@ -102,8 +103,11 @@ def percentiles_from_rows(rows: Iterable[Mapping[str, Any]],
     total = timed = weighted_sum = 0.0
     for row in rows:
         count = float(row.get("count") or 0)
-        points = [(p / 100, float(row[key])) for key, p in sorted(
-            ROW_PERCENTILES.items(), key=lambda item: item[1]) if row.get(key) is not None]
+        points = [
+            (p / 100, float(row[key]))
+            for key, p in sorted(ROW_PERCENTILES.items(), key=lambda item: item[1])
+            if row.get(key) is not None
+        ]
         if row.get("max_ms") is not None:
             points.append((1.0, float(row["max_ms"])))
         if count <= 0 or not points:
@@ -128,15 +132,17 @@ def percentiles_from_rows(rows: Iterable[Mapping[str, Any]],
         return stats
     xs = sorted(set(jumps) | set(slopes))
     for name, p in names.items():
-        stats[name] = round(_mixture_quantile(xs, jumps, slopes, min(p, 100.0) / 100 * total),
-                            MS_DECIMALS)
+        stats[name] = round(
+            _mixture_quantile(xs, jumps, slopes, min(p, 100.0) / 100 * total), MS_DECIMALS
+        )
     stats["max_ms"] = xs[-1]
     stats["avg_ms"] = round(weighted_sum / timed, MS_DECIMALS) if timed else None
     return stats
 
 
-def _mixture_quantile(xs: Sequence[float], jumps: Mapping[float, float],
-                      slopes: Mapping[float, float], rank: float) -> float:
+def _mixture_quantile(
+    xs: Sequence[float], jumps: Mapping[float, float], slopes: Mapping[float, float], rank: float
+) -> float:
     """The least ``x`` where the piecewise-linear cumulative count (``jumps`` at points,
     ``slopes`` changing at points, over the sorted points ``xs``) reaches ``rank``."""
     cumulative = slope = 0.0
@@ -168,12 +174,15 @@ def percentiles_us(hist: HdrHistogram, percentiles: Iterable[float]) -> dict[flo
         return dict.fromkeys(wanted)
     last = hist.get_counts_array_index(hist.max_value)
     first = _first_nonzero_index(hist, last)
-    cumulative = list(accumulate(hist.counts[first: last + 1]))
+    cumulative = list(accumulate(hist.counts[first : last + 1]))
     result: dict[float, int | None] = {}
     for p, position in rank_positions(cumulative, wanted).items():
         value = hist.get_value_from_index(first + position)
-        result[p] = hist.get_highest_equivalent_value(value) if p else \
-            hist.get_lowest_equivalent_value(value)
+        result[p] = (
+            hist.get_highest_equivalent_value(value)
+            if p
+            else hist.get_lowest_equivalent_value(value)
+        )
     return result
 
 
@@ -248,6 +257,10 @@ def cell_stats(cell: Cell, seconds: float, names: Mapping[str, float]) -> dict[s
     as Locust computes it) of one cell over ``seconds``."""
     hist = as_histogram(cell.hist)
     timed = hist.get_total_count()
-    return {"count": cell.count, "failures": cell.failures, "rps": rate(cell.count, seconds),
-            **latency_stats(hist, names),
-            "avg_ms": round(cell.sum_ms / timed, MS_DECIMALS) if timed else None}
+    return {
+        "count": cell.count,
+        "failures": cell.failures,
+        "rps": rate(cell.count, seconds),
+        **latency_stats(hist, names),
+        "avg_ms": round(cell.sum_ms / timed, MS_DECIMALS) if timed else None,
+    }

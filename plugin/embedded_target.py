@@ -42,8 +42,13 @@ class TargetStartError(RuntimeError):
 class EmbeddedTarget:
     """One reference target process; usable as a context manager."""
 
-    def __init__(self, *flags: str, db: Path | None = None, python: str = sys.executable,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *flags: str,
+        db: Path | None = None,
+        python: str = sys.executable,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.flags = list(flags)
         self.db = db
         self.python = python
@@ -62,11 +67,27 @@ class EmbeddedTarget:
             self._scratch = tempfile.TemporaryDirectory(prefix="quantload-target-")
             self.db = Path(self._scratch.name) / "target.db"
         self._stderr = tempfile.TemporaryFile()
-        cmd = [self.python, "-m", "target", "--host", "127.0.0.1", "--port", "0",
-               "--db", str(self.db), *self.flags]
+        cmd = [
+            self.python,
+            "-m",
+            "target",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            str(self.db),
+            *self.flags,
+        ]
         self.process = process = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=self.env, text=True, preexec_fn=_die_with_parent,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=self.env,
+            text=True,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         try:
@@ -85,7 +106,7 @@ class EmbeddedTarget:
             if ready:
                 line = out.readline()
                 if line.startswith(LISTEN_PREFIX):
-                    return line[len(LISTEN_PREFIX):].strip()
+                    return line[len(LISTEN_PREFIX) :].strip()
                 if not line and process.poll() is not None:
                     raise TargetStartError(self._last_error(process))
             elif process.poll() is not None:

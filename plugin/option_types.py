@@ -83,5 +83,6 @@ def target_metrics_spec(text: str) -> str:
         parse_source(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            str(exc).removeprefix(f"{TARGET_METRICS_OPTION}: ")) from None
+            str(exc).removeprefix(f"{TARGET_METRICS_OPTION}: ")
+        ) from None
     return text

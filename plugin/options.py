@@ -47,9 +47,12 @@ THRESHOLDS_FILE_ENV = "QUANTLOAD_THRESHOLDS"
 
 SHAPE_OPTIONS: tuple[tuple[str, Any, str], ...] = (
     # flag, type, help
-    ("--shape-unit", shape_unit,
-     "shapes: count load in 'users' (closed model, default) or 'rps' (ArrivalRateUser's "
-     "total arrival rate: open model)"),
+    (
+        "--shape-unit",
+        shape_unit,
+        "shapes: count load in 'users' (closed model, default) or 'rps' (ArrivalRateUser's "
+        "total arrival rate: open model)",
+    ),
     ("--ramp-peak", non_negative, "RampShape: peak load (users, or req/s with --shape-unit rps)"),
     ("--ramp-up-s", non_negative, "RampShape: seconds from 0 to the peak"),
     ("--ramp-hold-s", positive_float, "RampShape: seconds at the peak"),
@@ -65,21 +68,39 @@ SHAPE_OPTIONS: tuple[tuple[str, Any, str], ...] = (
     ("--soak-warmup-s", non_negative, "SoakShape: seconds of ramp from 0 to the soak load"),
     ("--breakpoint-start-rate", positive_float, "BreakpointShape: first arrival rate, req/s"),
     ("--breakpoint-growth", growth, "BreakpointShape: rate factor between steps until a break"),
-    ("--breakpoint-resolution", positive_float,
-     "BreakpointShape: stop refining when (broken - good) / good is at most this"),
-    ("--breakpoint-settle-s", non_negative,
-     "BreakpointShape: seconds skipped at each step's start before measuring"),
+    (
+        "--breakpoint-resolution",
+        positive_float,
+        "BreakpointShape: stop refining when (broken - good) / good is at most this",
+    ),
+    (
+        "--breakpoint-settle-s",
+        non_negative,
+        "BreakpointShape: seconds skipped at each step's start before measuring",
+    ),
     ("--breakpoint-min-window-s", positive_float, "BreakpointShape: shortest measuring window, s"),
-    ("--breakpoint-window-requests", positive_float,
-     "BreakpointShape: requests a window should hold (window = requests / rate, within limits)"),
+    (
+        "--breakpoint-window-requests",
+        positive_float,
+        "BreakpointShape: requests a window should hold (window = requests / rate, within limits)",
+    ),
     ("--breakpoint-max-error-ratio", ratio, "BreakpointShape: error ratio that breaks a step"),
-    ("--breakpoint-max-p95-ms", positive_float,
-     "BreakpointShape: p95 (ms) that breaks a step (default: 10x the first step's p95, "
-     "at least 250 ms)"),
-    ("--breakpoint-min-throughput-ratio", ratio,
-     "BreakpointShape: achieved/offered below this breaks a step"),
-    ("--breakpoint-max-dropped-ratio", ratio,
-     "BreakpointShape: share of dropped arrivals that breaks a step"),
+    (
+        "--breakpoint-max-p95-ms",
+        positive_float,
+        "BreakpointShape: p95 (ms) that breaks a step (default: 10x the first step's p95, "
+        "at least 250 ms)",
+    ),
+    (
+        "--breakpoint-min-throughput-ratio",
+        ratio,
+        "BreakpointShape: achieved/offered below this breaks a step",
+    ),
+    (
+        "--breakpoint-max-dropped-ratio",
+        ratio,
+        "BreakpointShape: share of dropped arrivals that breaks a step",
+    ),
 )
 """Every shape option: ``(flag, type, help)``; the env var is ``QUANTLOAD_`` + the dest.
 
@@ -92,23 +113,49 @@ out of the web UI (pick a profile instead), so their values always arrive typed.
 def add_options(parser) -> None:
     """Register quantload's options on Locust's parser."""
     group = parser  # Locust's own add_argument (an argparse group would drop is_secret)
-    group.add_argument("--api-key", env_var="QUANTLOAD_API_KEY", default=None, is_secret=True,
-                       help="sent as X-API-Key on every API request (env QUANTLOAD_API_KEY)")
-    group.add_argument("--seed", type=int, default=DEFAULT_SEED, env_var="QUANTLOAD_SEED",
-                       help="seed for the users' random choices, so runs repeat (default 0)")
-    group.add_argument("--arrival-rate", type=positive_float, default=None,
-                       env_var="QUANTLOAD_ARRIVAL_RATE",
-                       help="ArrivalRateUser: total requests/s across all users and workers")
-    group.add_argument("--max-in-flight", type=positive_int, default=None,
-                       help="ArrivalRateUser: in-flight cap per process; arrivals over it are "
-                            "dropped and counted")
-    group.add_argument("--target-flags", default="", env_var="QUANTLOAD_TARGET_FLAGS",
-                       include_in_web_ui=False,
-                       help="flags for the embedded reference target started when no --host "
-                            "is given, e.g. '--slots 4 --service-ms 50'")
-    group.add_argument("--shape", choices=SHAPES, default=None, env_var="QUANTLOAD_SHAPE",
-                       include_in_web_ui=False,
-                       help="load shape from scenarios/ (a profile's 'shape = NAME')")
+    group.add_argument(
+        "--api-key",
+        env_var="QUANTLOAD_API_KEY",
+        default=None,
+        is_secret=True,
+        help="sent as X-API-Key on every API request (env QUANTLOAD_API_KEY)",
+    )
+    group.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        env_var="QUANTLOAD_SEED",
+        help="seed for the users' random choices, so runs repeat (default 0)",
+    )
+    group.add_argument(
+        "--arrival-rate",
+        type=positive_float,
+        default=None,
+        env_var="QUANTLOAD_ARRIVAL_RATE",
+        help="ArrivalRateUser: total requests/s across all users and workers",
+    )
+    group.add_argument(
+        "--max-in-flight",
+        type=positive_int,
+        default=None,
+        help="ArrivalRateUser: in-flight cap per process; arrivals over it are dropped and counted",
+    )
+    group.add_argument(
+        "--target-flags",
+        default="",
+        env_var="QUANTLOAD_TARGET_FLAGS",
+        include_in_web_ui=False,
+        help="flags for the embedded reference target started when no --host "
+        "is given, e.g. '--slots 4 --service-ms 50'",
+    )
+    group.add_argument(
+        "--shape",
+        choices=SHAPES,
+        default=None,
+        env_var="QUANTLOAD_SHAPE",
+        include_in_web_ui=False,
+        help="load shape from scenarios/ (a profile's 'shape = NAME')",
+    )
     add_run_options(group)
     add_scenario_options(group)
     add_target_metrics_option(group)
@@ -117,18 +164,30 @@ def add_options(parser) -> None:
 
 def add_run_options(parser) -> None:
     """The run directory's options: where it goes, its row width, Apdex T."""
-    parser.add_argument("--run-dir", default=None, env_var="QUANTLOAD_RUN_DIR",
-                        include_in_web_ui=False,
-                        help="write this run's results here instead of "
-                             f"{DEFAULT_RESULTS_DIR}/<run-id>/ (later runs of the same "
-                             "process get -2, -3 ...)")
-    parser.add_argument("--interval", type=positive_float, default=DEFAULT_INTERVAL_S,
-                        env_var="QUANTLOAD_INTERVAL", include_in_web_ui=False,
-                        help="seconds per timeseries row and latency slot (default 1)")
-    parser.add_argument("--apdex-t-ms", type=positive_float, default=DEFAULT_APDEX_T_MS,
-                        env_var="QUANTLOAD_APDEX_T_MS",
-                        help="Apdex threshold T in ms: <= T satisfied, <= 4T tolerating "
-                             "(default 500)")
+    parser.add_argument(
+        "--run-dir",
+        default=None,
+        env_var="QUANTLOAD_RUN_DIR",
+        include_in_web_ui=False,
+        help="write this run's results here instead of "
+        f"{DEFAULT_RESULTS_DIR}/<run-id>/ (later runs of the same "
+        "process get -2, -3 ...)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=positive_float,
+        default=DEFAULT_INTERVAL_S,
+        env_var="QUANTLOAD_INTERVAL",
+        include_in_web_ui=False,
+        help="seconds per timeseries row and latency slot (default 1)",
+    )
+    parser.add_argument(
+        "--apdex-t-ms",
+        type=positive_float,
+        default=DEFAULT_APDEX_T_MS,
+        env_var="QUANTLOAD_APDEX_T_MS",
+        help="Apdex threshold T in ms: <= T satisfied, <= 4T tolerating (default 500)",
+    )
 
 
 def _dest(flag: str) -> str:
@@ -143,27 +202,44 @@ def add_scenario_options(parser) -> None:
     copies them to ``options.user_classes`` when none were named on the command line.
     """
     parser.add_argument(
-        "--scenario-users", default=None, env_var=ENV_PREFIX + "SCENARIO_USERS",
+        "--scenario-users",
+        default=None,
+        env_var=ENV_PREFIX + "SCENARIO_USERS",
         include_in_web_ui=False,
         help="user classes to run when none are named on the command line "
-             "(space- or comma-separated); lets a --config profile choose them")
+        "(space- or comma-separated); lets a --config profile choose them",
+    )
     for flag, kind, text in SHAPE_OPTIONS:
-        parser.add_argument(flag, type=kind, default=None,
-                            env_var=ENV_PREFIX + _dest(flag).upper(),
-                            include_in_web_ui=False, help=text)
+        parser.add_argument(
+            flag,
+            type=kind,
+            default=None,
+            env_var=ENV_PREFIX + _dest(flag).upper(),
+            include_in_web_ui=False,
+            help=text,
+        )
 
 
 def add_target_metrics_option(parser) -> None:
     """``--target-metrics`` and ``--agent-token``: where the target host is sampled."""
     parser.add_argument(
-        "--target-metrics", metavar="SPEC", type=target_metrics_spec, default=None,
-        env_var="QUANTLOAD_TARGET_METRICS", include_in_web_ui=False,
-        help=f"where to sample the target host: {SPEC_FORMS} (default auto: the embedded "
-             "target's process when the suite started it, else none)")
-    parser.add_argument(
-        "--agent-token", default=None, env_var="QUANTLOAD_AGENT_TOKEN", is_secret=True,
+        "--target-metrics",
+        metavar="SPEC",
+        type=target_metrics_spec,
+        default=None,
+        env_var="QUANTLOAD_TARGET_METRICS",
         include_in_web_ui=False,
-        help="bearer token for agent:URL (prefer the env var QUANTLOAD_AGENT_TOKEN)")
+        help=f"where to sample the target host: {SPEC_FORMS} (default auto: the embedded "
+        "target's process when the suite started it, else none)",
+    )
+    parser.add_argument(
+        "--agent-token",
+        default=None,
+        env_var="QUANTLOAD_AGENT_TOKEN",
+        is_secret=True,
+        include_in_web_ui=False,
+        help="bearer token for agent:URL (prefer the env var QUANTLOAD_AGENT_TOKEN)",
+    )
 
 
 def add_threshold_options(parser) -> None:
@@ -176,14 +252,23 @@ def add_threshold_options(parser) -> None:
     is sent, and a form edit afterwards would skip that check.
     """
     parser.add_argument(
-        "--thresholds", metavar="FILE", default=None, env_var=THRESHOLDS_FILE_ENV,
+        "--thresholds",
+        metavar="FILE",
+        default=None,
+        env_var=THRESHOLDS_FILE_ENV,
         include_in_web_ui=False,
         help="TOML file of thresholds the run must meet, e.g. config/thresholds.toml "
-             f"(env {THRESHOLDS_FILE_ENV}); a failed one makes the exit code 3")
+        f"(env {THRESHOLDS_FILE_ENV}); a failed one makes the exit code 3",
+    )
     parser.add_argument(
-        "--threshold", metavar="EXPR", action="append", default=None, include_in_web_ui=False,
+        "--threshold",
+        metavar="EXPR",
+        action="append",
+        default=None,
+        include_in_web_ui=False,
         help="one more threshold, repeatable: 'p95_ms<300' for the whole run, "
-             "'POST /v1/backtests: p95_ms<800' for one endpoint (scope before the last ':')")
+        "'POST /v1/backtests: p95_ms<800' for one endpoint (scope before the last ':')",
+    )
 
 
 def thresholds_from_options(options) -> ThresholdSet:
@@ -237,7 +322,8 @@ def unknown_classes(asked: Iterable[str], available: Iterable[str]) -> list[str]
 
 
 def check_after_parse(
-    parser, available_classes: Callable[[], Iterable[str]],
+    parser,
+    available_classes: Callable[[], Iterable[str]],
     after: Callable[[argparse.Namespace], None] | None = None,
 ) -> None:
     """Make ``parser.parse_args`` reject a bad --host or unknown class names with exit 2.

@@ -27,8 +27,9 @@ def clock(seconds: float | None) -> str:
     seconds = max(0, int(round(seconds)))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    return (f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes
-            else f"{secs}s")
+    return (
+        f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    )
 
 
 def progress_line(progress: dict[str, Any], achieved_rps: float, users: int) -> str:
@@ -38,11 +39,16 @@ def progress_line(progress: dict[str, Any], achieved_rps: float, users: int) -> 
     where = f"{shape} stage {stage}" if shape else f"stage {stage}"
     unit = progress.get("unit") or "users"
     offered = progress.get("offered")
-    offered_text = (f"{offered:.1f} req/s" if unit == "req/s" else f"{offered:.0f} users"
-                    ) if offered is not None else f"{users} users"
-    return (f"{where} | offered {offered_text} | achieved {achieved_rps:.1f} req/s | "
-            f"{users} users | {clock(progress.get('elapsed_s'))} elapsed, "
-            f"{clock(progress.get('remaining_s'))} left")
+    offered_text = (
+        (f"{offered:.1f} req/s" if unit == "req/s" else f"{offered:.0f} users")
+        if offered is not None
+        else f"{users} users"
+    )
+    return (
+        f"{where} | offered {offered_text} | achieved {achieved_rps:.1f} req/s | "
+        f"{users} users | {clock(progress.get('elapsed_s'))} elapsed, "
+        f"{clock(progress.get('remaining_s'))} left"
+    )
 
 
 class ProgressPrinter:
@@ -62,9 +68,13 @@ class ProgressPrinter:
     def _run(self, environment: Any, started: float) -> None:
         while True:
             gevent.sleep(self.every_s)
-            logger.info(progress_line(self._progress(environment, started),
-                                      environment.runner.stats.total.current_rps,
-                                      environment.runner.user_count))
+            logger.info(
+                progress_line(
+                    self._progress(environment, started),
+                    environment.runner.stats.total.current_rps,
+                    environment.runner.user_count,
+                )
+            )
 
     @staticmethod
     def _progress(environment: Any, started: float) -> dict[str, Any]:
@@ -73,5 +83,8 @@ class ProgressPrinter:
             return shape.progress()
         elapsed = time.monotonic() - started
         run_time = settings_of(environment).run_time
-        return {"elapsed_s": elapsed, "offered": None,
-                "remaining_s": max(0.0, run_time - elapsed) if run_time else None}
+        return {
+            "elapsed_s": elapsed,
+            "offered": None,
+            "remaining_s": max(0.0, run_time - elapsed) if run_time else None,
+        }

@@ -53,13 +53,22 @@ class RunEnd:
         from reports.finalize import finalize
         from reports.thresholds import format_results
 
-        summary = writer.finish(stop.epoch, complete=not stop.reasons, reasons=stop.reasons,
-                                stop_reason=stop.reason)
-        logger.info("quantload run %s written to %s (complete: %s)", writer.run_id,
-                    writer.path, summary["complete"])
+        summary = writer.finish(
+            stop.epoch, complete=not stop.reasons, reasons=stop.reasons, stop_reason=stop.reason
+        )
+        logger.info(
+            "quantload run %s written to %s (complete: %s)",
+            writer.run_id,
+            writer.path,
+            summary["complete"],
+        )
 
-        outcome = finalize(writer.path, thresholds=self.thresholds.thresholds,
-                           breach=self.thresholds.breach, search=self._findings())
+        outcome = finalize(
+            writer.path,
+            thresholds=self.thresholds.thresholds,
+            breach=self.thresholds.breach,
+            search=self._findings(),
+        )
         writer.summary = outcome.summary
 
         if outcome.results:

@@ -29,8 +29,9 @@ def describe_run(environment: Environment, mode: str, embedded_target: bool) -> 
     """The static part of ``meta.json`` (the run writer adds ids, times and workers)."""
     settings = settings_of(environment)
     shape = environment.shape_class
-    class_host = next((cls.host for cls in environment.user_classes
-                       if getattr(cls, "host", None)), None)
+    class_host = next(
+        (cls.host for cls in environment.user_classes if getattr(cls, "host", None)), None
+    )
     return {
         "profile": profile_stem(environment.parsed_options) if settings.config else None,
         "config_file": settings.config,

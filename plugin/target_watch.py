@@ -27,18 +27,24 @@ class TargetWatch:
         self.sampler: TargetSampler | None = None
         self._event: EventSink | None = None
 
-    def start(self, options: Any, embedded_pid: int | None, embedded_url: str | None,
-              event: EventSink) -> None:
+    def start(
+        self, options: Any, embedded_pid: int | None, embedded_url: str | None, event: EventSink
+    ) -> None:
         """(Re)start sampling for a new run; ``event(kind, **fields)`` goes to events.jsonl."""
         self.stop()
         self._event = event
         settings = settings_of(options)
-        source = build_source(settings.target_metrics, token=settings.agent_token,
-                              embedded_pid=embedded_pid, embedded_url=embedded_url)
+        source = build_source(
+            settings.target_metrics,
+            token=settings.agent_token,
+            embedded_pid=embedded_pid,
+            embedded_url=embedded_url,
+        )
         if not getattr(source, "active", True):
             return
-        self.sampler = TargetSampler(source, interval_s=settings.interval, on_gap=self._gap,
-                                     on_recover=self._back)
+        self.sampler = TargetSampler(
+            source, interval_s=settings.interval, on_gap=self._gap, on_recover=self._back
+        )
         self.sampler.start()
         logger.info("sampling target resources from %s", source.description)
 

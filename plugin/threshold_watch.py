@@ -32,11 +32,24 @@ def locust_snapshot(stats: Any) -> dict[str, Any]:
 
     def row(entry: Any) -> dict[str, Any]:
         count = entry.num_requests
-        return {"count": count, "failures": entry.num_failures, "rps": entry.total_rps,
-                "avg_ms": entry.avg_response_time, "max_ms": entry.max_response_time,
-                **{f"p{label}_ms": entry.get_response_time_percentile(q) if count else None
-                   for label, q in (("50", 0.5), ("75", 0.75), ("90", 0.9), ("95", 0.95),
-                                    ("99", 0.99), ("999", 0.999))}}
+        return {
+            "count": count,
+            "failures": entry.num_failures,
+            "rps": entry.total_rps,
+            "avg_ms": entry.avg_response_time,
+            "max_ms": entry.max_response_time,
+            **{
+                f"p{label}_ms": entry.get_response_time_percentile(q) if count else None
+                for label, q in (
+                    ("50", 0.5),
+                    ("75", 0.75),
+                    ("90", 0.9),
+                    ("95", 0.95),
+                    ("99", 0.99),
+                    ("999", 0.999),
+                )
+            },
+        }
 
     endpoints = [{"method": e.method, "name": e.name, **row(e)} for e in stats.entries.values()]
     return {"total": row(stats.total), "endpoints": endpoints}
@@ -70,11 +83,18 @@ class ThresholdWatch:
         while self.breach is None:
             gevent.sleep(WATCH_INTERVAL_S)
             runner = self.environment.runner
-            breach = evaluate_live(ts.abort_on_fail, locust_snapshot(runner.stats),
-                                   time.monotonic() - started, ts.abort_delay_s)
+            breach = evaluate_live(
+                ts.abort_on_fail,
+                locust_snapshot(runner.stats),
+                time.monotonic() - started,
+                ts.abort_delay_s,
+            )
             if breach is not None:
                 self.breach = breach
-                logger.error("threshold %s breached (observed %s): stopping the run",
-                             breach.name, breach.observed)
+                logger.error(
+                    "threshold %s breached (observed %s): stopping the run",
+                    breach.name,
+                    breach.observed,
+                )
                 event("threshold_abort", threshold=breach.name, observed=breach.observed)
                 runner.quit()

@@ -37,16 +37,27 @@ def panel_row(sample: dict[str, Any] | None, at: float) -> dict[str, str]:
     """One table row from a target sample (None = the source did not answer: a gap)."""
     clock = time.strftime("%H:%M:%S", time.localtime(at))
     if sample is None:
-        return {"time": clock, "cpu_percent": "gap", "rss_mb": "gap", "queue_depth": "",
-                "threads": "", "children": ""}
+        return {
+            "time": clock,
+            "cpu_percent": "gap",
+            "rss_mb": "gap",
+            "queue_depth": "",
+            "threads": "",
+            "children": "",
+        }
 
     def fmt(key: str, scale: float = 1.0, digits: int = 1) -> str:
         value = sample.get(key)
         return "" if value is None else f"{value / scale:.{digits}f}"
 
-    return {"time": clock, "cpu_percent": fmt("cpu_percent"),
-            "rss_mb": fmt("rss_bytes", 2**20), "queue_depth": fmt("queue_depth", digits=0),
-            "threads": fmt("threads", digits=0), "children": fmt("children", digits=0)}
+    return {
+        "time": clock,
+        "cpu_percent": fmt("cpu_percent"),
+        "rss_mb": fmt("rss_bytes", 2**20),
+        "queue_depth": fmt("queue_depth", digits=0),
+        "threads": fmt("threads", digits=0),
+        "children": fmt("children", digits=0),
+    }
 
 
 class TargetPanel:
@@ -73,13 +84,16 @@ class TargetPanel:
         from flask import Response, request  # Locust's own web stack
 
         web_ui.template_args["extended_tabs"] = [{"title": "Target", "key": TAB_KEY}]
-        web_ui.template_args["extended_tables"] = [{
-            "key": TAB_KEY,
-            "structure": [{"key": key, "title": title} for key, title in COLUMNS],
-        }]
+        web_ui.template_args["extended_tables"] = [
+            {
+                "key": TAB_KEY,
+                "structure": [{"key": key, "title": title} for key, title in COLUMNS],
+            }
+        ]
         web_ui.template_args["extended_csv_files"] = [
             *web_ui.template_args.get("extended_csv_files", []),
-            {"href": CSV_PATH, "title": "Download target resource samples CSV"}]
+            {"href": CSV_PATH, "title": "Download target resource samples CSV"},
+        ]
 
         @web_ui.app.after_request
         def _add_target_rows(response):
@@ -92,8 +106,11 @@ class TargetPanel:
 
         @web_ui.app.route(CSV_PATH)
         def _target_csv():
-            return Response(self.csv_text(), mimetype="text/csv", headers={
-                "Content-Disposition": "attachment;filename=quantload_target.csv"})
+            return Response(
+                self.csv_text(),
+                mimetype="text/csv",
+                headers={"Content-Disposition": "attachment;filename=quantload_target.csv"},
+            )
 
 
 def install_report_link(web_ui: Any, last_report: Callable[[], Path | None]) -> None:
@@ -103,12 +120,16 @@ def install_report_link(web_ui: Any, last_report: Callable[[], Path | None]) -> 
 
     web_ui.template_args["extended_csv_files"] = [
         *web_ui.template_args.get("extended_csv_files", []),
-        {"href": REPORT_PATH, "title": "quantload report of the last finished run (HTML)"}]
+        {"href": REPORT_PATH, "title": "quantload report of the last finished run (HTML)"},
+    ]
 
     @web_ui.app.route(REPORT_PATH)
     def _report():
         path = last_report()
         if path is None or not path.is_file():
-            return Response("no finished run yet: its report is written when it stops\n",
-                            status=404, mimetype="text/plain")
+            return Response(
+                "no finished run yet: its report is written when it stops\n",
+                status=404,
+                mimetype="text/plain",
+            )
         return send_file(path, mimetype="text/html")

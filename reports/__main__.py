@@ -16,17 +16,24 @@ from reports.render import render_report
 from rundir.reader import RunDirError
 
 EXIT_BAD_INPUT = 2
-USAGE = ("usage: python -m reports render RUN_DIR [--out PATH]\n"
-         "       python -m reports compare BASELINE_DIR CURRENT_DIR [--max-regression 10%] "
-         "[--out PATH]")
+USAGE = (
+    "usage: python -m reports render RUN_DIR [--out PATH]\n"
+    "       python -m reports compare BASELINE_DIR CURRENT_DIR [--max-regression 10%] "
+    "[--out PATH]"
+)
 
 
 def render_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports render",
-                                     description="Write report.html for a run directory.")
+    parser = argparse.ArgumentParser(
+        prog="python -m reports render", description="Write report.html for a run directory."
+    )
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="where to write the page (default RUN_DIR/report.html)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the page (default RUN_DIR/report.html)",
+    )
     args = parser.parse_args(argv)
     try:
         path = render_report(args.run_dir, args.out)

@@ -58,9 +58,13 @@ class RunOutcome:
         return exit_code(self.results) if self.results else None
 
 
-def finalize(run_dir: Path | str, *, thresholds: ThresholdSet | None = None,
-             breach: Result | None = None,
-             search: dict[str, Any] | None = None) -> RunOutcome:
+def finalize(
+    run_dir: Path | str,
+    *,
+    thresholds: ThresholdSet | None = None,
+    breach: Result | None = None,
+    search: dict[str, Any] | None = None,
+) -> RunOutcome:
     """Turn a finished run directory into its verdicts, ``junit.xml`` and ``report.html``.
 
     ``thresholds``: the run's threshold set; ``breach``: the ``[abort]`` threshold that
@@ -77,13 +81,24 @@ def finalize(run_dir: Path | str, *, thresholds: ThresholdSet | None = None,
         summary["breaking_point"] = breaking_point_section(analysis)
         summary["leak"] = leak_section(analysis)
 
-    results = _stage("thresholds", errors,
-                     lambda: final_results(thresholds or ThresholdSet(), summary, breach)) or []
+    results = (
+        _stage(
+            "thresholds",
+            errors,
+            lambda: final_results(thresholds or ThresholdSet(), summary, breach),
+        )
+        or []
+    )
     summary["thresholds"] = [r.as_dict() for r in results]
     summary["passed"] = all(r.passed for r in results)
 
-    _stage("junit", errors, lambda: write_junit(
-        run.path / JUNIT_FILENAME, results, duration_s=float(summary.get("duration_s") or 0.0)))
+    _stage(
+        "junit",
+        errors,
+        lambda: write_junit(
+            run.path / JUNIT_FILENAME, results, duration_s=float(summary.get("duration_s") or 0.0)
+        ),
+    )
     report = _stage("report", errors, lambda: _render(run, analysis, summary))
 
     if errors:

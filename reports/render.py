@@ -32,20 +32,33 @@ from rundir.reader import RunData, load_run
 
 REPORT_FILE = "report.html"
 TEMPLATES = Path(__file__).with_name("templates")
-LATENCY_KEYS = ("p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms",
-                "avg_ms")
+LATENCY_KEYS = ("p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "avg_ms")
 OTHER_KEYS = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "avg_ms")
 ERROR_PCT_BAD = 1.0
 MAX_EVENTS = 200
-EVENT_FIELDS_SHOWN = ("worker", "generator", "cpu_percent", "reason", "threshold", "observed",
-                      "state", "error", "complete", "rows")
+EVENT_FIELDS_SHOWN = (
+    "worker",
+    "generator",
+    "cpu_percent",
+    "reason",
+    "threshold",
+    "observed",
+    "state",
+    "error",
+    "complete",
+    "rows",
+)
 
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 @cache
@@ -77,11 +90,18 @@ def _ms(value: Any) -> str:
 def _table_row(row: dict[str, Any], label: str, aggregate: bool = False) -> dict[str, Any]:
     count, failures = int(row.get("count") or 0), int(row.get("failures") or 0)
     error_pct = 100.0 * failures / count if count else 0.0
-    return {"label": label, "aggregate": aggregate, "count": num(count),
-            "failures": num(failures), "error_pct": num(error_pct, 2),
-            "error_bad": error_pct > ERROR_PCT_BAD, "rps": num(row.get("rps"), 2),
-            "latencies": [_ms(row.get(k)) for k in LATENCY_KEYS],
-            "apdex": num(row.get("apdex"), 3), "from_rows": bool(row.get("from_rows"))}
+    return {
+        "label": label,
+        "aggregate": aggregate,
+        "count": num(count),
+        "failures": num(failures),
+        "error_pct": num(error_pct, 2),
+        "error_bad": error_pct > ERROR_PCT_BAD,
+        "rps": num(row.get("rps"), 2),
+        "latencies": [_ms(row.get(k)) for k in LATENCY_KEYS],
+        "apdex": num(row.get("apdex"), 3),
+        "from_rows": bool(row.get("from_rows")),
+    }
 
 
 def _tables(analysis: RunAnalysis) -> tuple[list[dict], list[dict]]:
@@ -91,42 +111,64 @@ def _tables(analysis: RunAnalysis) -> tuple[list[dict], list[dict]]:
         if is_request(key):
             requests.append(_table_row(row, key))
         else:
-            others.append({"label": key, "count": num(int(row.get("count") or 0)),
-                           "failures": num(int(row.get("failures") or 0)),
-                           "latencies": [_ms(row.get(k)) for k in OTHER_KEYS]})
+            others.append(
+                {
+                    "label": key,
+                    "count": num(int(row.get("count") or 0)),
+                    "failures": num(int(row.get("failures") or 0)),
+                    "latencies": [_ms(row.get(k)) for k in OTHER_KEYS],
+                }
+            )
     requests.append(_table_row(analysis.aggregate, "All requests to the target", True))
     return requests, others
 
 
 def _errors(analysis: RunAnalysis) -> list[dict[str, str]]:
-    return [{"kind": e.error_type, "count": num(e.count),
-             "pct": num(100 * e.ratio, 2) if e.ratio is not None else "-",
-             "endpoints": ", ".join(e.endpoints), "example": e.example}
-            for e in analysis.errors]
+    return [
+        {
+            "kind": e.error_type,
+            "count": num(e.count),
+            "pct": num(100 * e.ratio, 2) if e.ratio is not None else "-",
+            "endpoints": ", ".join(e.endpoints),
+            "example": e.example,
+        }
+        for e in analysis.errors
+    ]
 
 
 def _events(run: RunData) -> list[dict[str, str]]:
     shown = [e for e in run.events if e.get("kind") not in ("test_start",)][:MAX_EVENTS]
-    return [{"at": num(e.get("elapsed_s"), 1), "kind": str(e.get("kind")),
-             "detail": ", ".join(f"{k} {e[k]}" for k in EVENT_FIELDS_SHOWN if k in e)}
-            for e in shown]
+    return [
+        {
+            "at": num(e.get("elapsed_s"), 1),
+            "kind": str(e.get("kind")),
+            "detail": ", ".join(f"{k} {e[k]}" for k in EVENT_FIELDS_SHOWN if k in e),
+        }
+        for e in shown
+    ]
 
 
 def _metadata(run: RunData) -> list[tuple[str, str]]:
     meta = run.meta
     workers = meta.get("workers") or []
-    items = [("run id", run.run_id), ("profile", meta.get("profile") or meta.get("config_file")),
-             ("locustfile", meta.get("locustfile")),
-             ("user classes", ", ".join(meta.get("user_classes") or [])),
-             ("users / spawn rate", f"{meta.get('users')} / {meta.get('spawn_rate')}"),
-             ("shape", meta.get("shape_class") or meta.get("shape")),
-             ("host", meta.get("host")),
-             ("embedded target", f"{meta.get('embedded_target')} "
-                                 f"{meta.get('target_flags') or ''}".strip()),
-             ("mode", f"{meta.get('mode')}" + (f", {len(workers)} workers" if workers else "")),
-             ("started", meta.get("started_at")), ("stopped", meta.get("stopped_at")),
-             ("interval", f"{meta.get('interval_s')} s"),
-             ("locust / python", f"{meta.get('locust_version')} / {meta.get('python_version')}")]
+    items = [
+        ("run id", run.run_id),
+        ("profile", meta.get("profile") or meta.get("config_file")),
+        ("locustfile", meta.get("locustfile")),
+        ("user classes", ", ".join(meta.get("user_classes") or [])),
+        ("users / spawn rate", f"{meta.get('users')} / {meta.get('spawn_rate')}"),
+        ("shape", meta.get("shape_class") or meta.get("shape")),
+        ("host", meta.get("host")),
+        (
+            "embedded target",
+            f"{meta.get('embedded_target')} {meta.get('target_flags') or ''}".strip(),
+        ),
+        ("mode", f"{meta.get('mode')}" + (f", {len(workers)} workers" if workers else "")),
+        ("started", meta.get("started_at")),
+        ("stopped", meta.get("stopped_at")),
+        ("interval", f"{meta.get('interval_s')} s"),
+        ("locust / python", f"{meta.get('locust_version')} / {meta.get('python_version')}"),
+    ]
     return [(k, str(v)) for k, v in items if v not in (None, "", "None")]
 
 
@@ -136,8 +178,12 @@ def _facts(run: RunData) -> dict[str, str]:
     if duration is None and len(run.series):
         duration = float(np.nansum(run.series.span_s))
     what = meta.get("profile") or ", ".join(meta.get("user_classes") or []) or "run"
-    return {"what": str(what), "started": str(meta.get("started_at") or "start unknown"),
-            "duration": f"{num(duration, 0)} s", "host": str(meta.get("host") or "unknown")}
+    return {
+        "what": str(what),
+        "started": str(meta.get("started_at") or "start unknown"),
+        "duration": f"{num(duration, 0)} s",
+        "host": str(meta.get("host") or "unknown"),
+    }
 
 
 def _generator(analysis: RunAnalysis) -> dict[str, Any]:
@@ -145,11 +191,13 @@ def _generator(analysis: RunAnalysis) -> dict[str, Any]:
     if not overloads:
         return {"overloaded": False, "detail": ""}
     gens = sorted({str(e.get("generator")) for e in overloads})
-    return {"overloaded": True,
-            "detail": f"{', '.join(gens)} ran above 90 % CPU ({len(overloads)} time(s), "
-                      f"first at {num(overloads[0].get('elapsed_s'), 0)} s). The target may "
-                      "have more capacity than measured: add workers (--processes) or "
-                      "machines."}
+    return {
+        "overloaded": True,
+        "detail": f"{', '.join(gens)} ran above 90 % CPU ({len(overloads)} time(s), "
+        f"first at {num(overloads[0].get('elapsed_s'), 0)} s). The target may "
+        "have more capacity than measured: add workers (--processes) or "
+        "machines.",
+    }
 
 
 def _capacity_charts(analysis: RunAnalysis) -> list[dict]:
@@ -166,39 +214,81 @@ def _capacity_charts(analysis: RunAnalysis) -> list[dict]:
     def usl_line(n: np.ndarray) -> dict:
         assert usl is not None  # drawn only when fitted
         grid = np.linspace(max(float(n.min()), 1e-3), float(n.max()) * 1.5, 120)
-        return figures.line(grid, usl_curve(usl, grid), "USL fit", color=figures.COLORS[1],
-                            dash="dash")
+        return figures.line(
+            grid, usl_curve(usl, grid), "USL fit", color=figures.COLORS[1], dash="dash"
+        )
 
     data = [scatter(load, x, "measured throughput", figures.COLORS[0])]
     if fitted and not analysis.open_model:
         data.append(usl_line(np.array(load, dtype=float)))
-    charts = [figures.figure("chart-capacity", f"Throughput against load ({unit})", data,
-                             figures.layout(f"load ({unit})", "req/s", hovermode="closest"))]
-    charts.append(figures.figure("chart-hockey", "Latency against throughput", [
-        scatter(x, [s.p95_ms for s in steps], "p95", figures.COLORS[3],
-                [f"{v:g} {unit}" for v in load]),
-        scatter(x, [s.mean_ms for s in steps], "mean", figures.COLORS[2],
-                [f"{v:g} {unit}" for v in load])],
-        figures.layout("throughput (req/s)", "ms", hovermode="closest"),
-        "The \"hockey stick\": latency stays flat while the service keeps up, then climbs "
-        "steeply once it queues."))
+    charts = [
+        figures.figure(
+            "chart-capacity",
+            f"Throughput against load ({unit})",
+            data,
+            figures.layout(f"load ({unit})", "req/s", hovermode="closest"),
+        )
+    ]
+    charts.append(
+        figures.figure(
+            "chart-hockey",
+            "Latency against throughput",
+            [
+                scatter(
+                    x,
+                    [s.p95_ms for s in steps],
+                    "p95",
+                    figures.COLORS[3],
+                    [f"{v:g} {unit}" for v in load],
+                ),
+                scatter(
+                    x,
+                    [s.mean_ms for s in steps],
+                    "mean",
+                    figures.COLORS[2],
+                    [f"{v:g} {unit}" for v in load],
+                ),
+            ],
+            figures.layout("throughput (req/s)", "ms", hovermode="closest"),
+            'The "hockey stick": latency stays flat while the service keeps up, then climbs '
+            "steeply once it queues.",
+        )
+    )
     if fitted and analysis.open_model:
         n = usl_concurrency(steps, open_model=True)
-        charts.append(figures.figure("chart-usl", "USL: throughput against concurrency", [
-            scatter(n, x, "measured", figures.COLORS[0]), usl_line(n)],
-            figures.layout("requests in flight (throughput x mean latency)", "req/s",
-                           hovermode="closest")))
+        charts.append(
+            figures.figure(
+                "chart-usl",
+                "USL: throughput against concurrency",
+                [scatter(n, x, "measured", figures.COLORS[0]), usl_line(n)],
+                figures.layout(
+                    "requests in flight (throughput x mean latency)", "req/s", hovermode="closest"
+                ),
+            )
+        )
     return charts
 
 
 def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
     series = run.series
-    time_charts = [c for c in (figures.throughput(series), figures.latency(series),
-                               figures.load(series), figures.target_resources(series),
-                               figures.generator_cpu(series), figures.queue_depth(series),
-                               figures.websocket_latency(series)) if c is not None]
-    request_keys = [f"{e['method']} {e['name']}" for e in analysis.endpoints
-                    if is_request(f"{e['method']} {e['name']}")]
+    time_charts = [
+        c
+        for c in (
+            figures.throughput(series),
+            figures.latency(series),
+            figures.load(series),
+            figures.target_resources(series),
+            figures.generator_cpu(series),
+            figures.queue_depth(series),
+            figures.websocket_latency(series),
+        )
+        if c is not None
+    ]
+    request_keys = [
+        f"{e['method']} {e['name']}"
+        for e in analysis.endpoints
+        if is_request(f"{e['method']} {e['name']}")
+    ]
     distribution = figures.distribution(run.histograms, request_keys)
     capacity = capacity_section(analysis)
     capacity["charts"] = _capacity_charts(analysis)
@@ -206,31 +296,59 @@ def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
     requests_done = np.cumsum(np.nan_to_num(series.requests))
     lk = analysis.leak
     leak["chart"] = figures.leak(
-        requests_done, series.target_rss,
-        None if lk.intercept_bytes is None or lk.slope_kb_per_request is None
+        requests_done,
+        series.target_rss,
+        None
+        if lk.intercept_bytes is None or lk.slope_kb_per_request is None
         else (lk.intercept_bytes, lk.slope_kb_per_request * 1024.0),
         float(np.interp(lk.window_start_s, series.elapsed_s, requests_done))
-        if lk.window_start_s is not None and len(series) else None)
-    charts = [*time_charts, *([distribution] if distribution else []), *capacity["charts"],
-              *([leak["chart"]] if leak["chart"] else [])]
+        if lk.window_start_s is not None and len(series)
+        else None,
+    )
+    charts = [
+        *time_charts,
+        *([distribution] if distribution else []),
+        *capacity["charts"],
+        *([leak["chart"]] if leak["chart"] else []),
+    ]
     table, others = _tables(analysis)
     summary = run.summary or {}
     return {
-        "run": run, "facts": _facts(run), "cards": verdict_cards(run, analysis),
+        "run": run,
+        "facts": _facts(run),
+        "cards": verdict_cards(run, analysis),
         "incomplete_reasons": summary.get("incomplete_reasons") or [],
-        "generator": _generator(analysis), "approximate": analysis.approximate,
+        "generator": _generator(analysis),
+        "approximate": analysis.approximate,
         "apdex_t": num(summary.get("apdex_t_ms") or run.meta.get("apdex_t_ms"), 0),
-        "table": table, "other_rows": others,
-        "thresholds": [{"name": t.get("name"), "observed": num(t.get("observed"), 3),
-                        "passed": t.get("passed")} for t in summary.get("thresholds") or []],
-        "time_charts": time_charts, "distribution": distribution,
-        "downsampled": (f"{len(series):,} intervals: each line is drawn with at most "
-                        f"{figures.MAX_POINTS:,} points (tables use every interval)."
-                        if len(series) > figures.MAX_POINTS else ""),
-        "capacity": capacity, "leak": leak, "extras": capacity.pop("extras", []),
-        "errors": _errors(analysis), "events": _events(run), "metadata": _metadata(run),
-        "version": _version(), "run_dir": str(run.path),
-        "plotly_js": plotly_js(), "charts_json": script_json(charts),
+        "table": table,
+        "other_rows": others,
+        "thresholds": [
+            {
+                "name": t.get("name"),
+                "observed": num(t.get("observed"), 3),
+                "passed": t.get("passed"),
+            }
+            for t in summary.get("thresholds") or []
+        ],
+        "time_charts": time_charts,
+        "distribution": distribution,
+        "downsampled": (
+            f"{len(series):,} intervals: each line is drawn with at most "
+            f"{figures.MAX_POINTS:,} points (tables use every interval)."
+            if len(series) > figures.MAX_POINTS
+            else ""
+        ),
+        "capacity": capacity,
+        "leak": leak,
+        "extras": capacity.pop("extras", []),
+        "errors": _errors(analysis),
+        "events": _events(run),
+        "metadata": _metadata(run),
+        "version": _version(),
+        "run_dir": str(run.path),
+        "plotly_js": plotly_js(),
+        "charts_json": script_json(charts),
     }
 
 
@@ -241,8 +359,13 @@ def _version() -> str:
         return "dev"
 
 
-def render_report(run_dir: Path | str, out: Path | str | None = None, *,
-                  run: RunData | None = None, analysis: RunAnalysis | None = None) -> Path:
+def render_report(
+    run_dir: Path | str,
+    out: Path | str | None = None,
+    *,
+    run: RunData | None = None,
+    analysis: RunAnalysis | None = None,
+) -> Path:
     """Write ``report.html`` for a run directory (``out`` overrides where); returns its path.
 
     ``run`` and ``analysis`` may be passed when the caller has them already (at test

@@ -93,18 +93,39 @@ def _endpoints_from_histograms(run: RunData) -> list[dict[str, Any]]:
     for key in sorted(keys, key=lambda k: split_key(k)[::-1]):
         method, name = split_key(key)
         hist = run.histograms.get(key)
-        count = int(series.endpoint_counts[key].sum()) if key in series.endpoint_counts \
+        count = (
+            int(series.endpoint_counts[key].sum())
+            if key in series.endpoint_counts
             else (hist.count if hist else 0)
-        failures = int(series.endpoint_failures[key].sum()) \
-            if key in series.endpoint_failures else (hist.failures if hist else 0)
-        stats = percentile_table(hist.values_ms, hist.counts) if hist else \
-            {**percentiles_from_rows(from_rows.get(key, []), SUMMARY_PERCENTILES),
-             "from_rows": True}
-        rows.append({"method": method, "name": name, "count": count, "failures": failures,
-                     "rps": rate(count, duration), **stats,
-                     "apdex": apdex_score(hist.values_ms, hist.counts,
-                                          float(run.meta.get("apdex_t_ms") or 500.0))
-                     if hist else None})
+        )
+        failures = (
+            int(series.endpoint_failures[key].sum())
+            if key in series.endpoint_failures
+            else (hist.failures if hist else 0)
+        )
+        stats = (
+            percentile_table(hist.values_ms, hist.counts)
+            if hist
+            else {
+                **percentiles_from_rows(from_rows.get(key, []), SUMMARY_PERCENTILES),
+                "from_rows": True,
+            }
+        )
+        rows.append(
+            {
+                "method": method,
+                "name": name,
+                "count": count,
+                "failures": failures,
+                "rps": rate(count, duration),
+                **stats,
+                "apdex": apdex_score(
+                    hist.values_ms, hist.counts, float(run.meta.get("apdex_t_ms") or 500.0)
+                )
+                if hist
+                else None,
+            }
+        )
     return rows
 
 
@@ -119,15 +140,19 @@ def _aggregate_from(run: RunData, endpoints: list[dict[str, Any]]) -> dict[str, 
     if summary.get("requests"):
         return dict(summary["requests"])
     requests = [e for e in endpoints if is_request(f"{e['method']} {e['name']}")]
-    hists = [run.histograms[f"{e['method']} {e['name']}"] for e in requests
-             if f"{e['method']} {e['name']}" in run.histograms]
+    hists = [
+        run.histograms[f"{e['method']} {e['name']}"]
+        for e in requests
+        if f"{e['method']} {e['name']}" in run.histograms
+    ]
     count = sum(int(e.get("count") or 0) for e in requests)
     failures = sum(int(e.get("failures") or 0) for e in requests)
     duration = float(summary.get("duration_s") or np.nansum(run.series.span_s) or 1.0)
     stats: dict[str, Any] = {}
     if hists:
-        stats = percentile_table(np.concatenate([h.values_ms for h in hists]),
-                                 np.concatenate([h.counts for h in hists]))
+        stats = percentile_table(
+            np.concatenate([h.values_ms for h in hists]), np.concatenate([h.counts for h in hists])
+        )
     elif count:
         rows = _row_stats(run, set())[REQUESTS_ROW_KEY]
         stats = {**percentiles_from_rows(rows, SUMMARY_PERCENTILES), "from_rows": True}
@@ -147,15 +172,27 @@ def _steps(run: RunData) -> list[StepStats]:
     settling and draining between them are left out."""
     s = run.series
     load, settle, min_rows = s.load, None, DEFAULT_MIN_ROWS
-    measured = np.array([bool(stage and stage.endswith(MEASURE_STAGE)) for stage in s.stage],
-                        dtype=bool)
+    measured = np.array(
+        [bool(stage and stage.endswith(MEASURE_STAGE)) for stage in s.stage], dtype=bool
+    )
     if measured.any():
         load, settle, min_rows = np.where(measured, load, np.nan), 0.0, MIN_MEASURED_ROWS
     spans = segment_steps(s.elapsed_s, load, min_rows=min_rows)
     if len(spans) < MIN_STEPS:
         return []
-    return aggregate_steps(spans, s.elapsed_s, s.span_s, s.requests, s.failures, s.p50_ms,
-                           s.p95_ms, s.p99_ms, s.avg_ms, settle, users=s.users)
+    return aggregate_steps(
+        spans,
+        s.elapsed_s,
+        s.span_s,
+        s.requests,
+        s.failures,
+        s.p50_ms,
+        s.p95_ms,
+        s.p99_ms,
+        s.avg_ms,
+        settle,
+        users=s.users,
+    )
 
 
 def usl_concurrency(steps: list[StepStats], open_model: bool) -> np.ndarray:
@@ -169,22 +206,29 @@ def usl_concurrency(steps: list[StepStats], open_model: bool) -> np.ndarray:
 def _usl(steps: list[StepStats], open_model: bool) -> UslFit | None:
     if len(steps) < MIN_STEPS:
         return None
-    return fit_usl(usl_concurrency(steps, open_model),
-                   np.array([s.throughput_rps for s in steps], dtype=float),
-                   unit="requests in flight" if open_model else "users")
+    return fit_usl(
+        usl_concurrency(steps, open_model),
+        np.array([s.throughput_rps for s in steps], dtype=float),
+        unit="requests in flight" if open_model else "users",
+    )
 
 
 def _leak(series: RunSeries, requests_done: np.ndarray) -> LeakAnalysis:
     leak = analyse_leak(series.elapsed_s, requests_done, series.target_rss)
     if len(series) and not np.isfinite(series.target_rss).any():
-        leak = dataclasses.replace(leak, reason=(
-            "the target's memory was not sampled (--target-metrics none, or no source "
-            "answered): nothing to judge"))
+        leak = dataclasses.replace(
+            leak,
+            reason=(
+                "the target's memory was not sampled (--target-metrics none, or no source "
+                "answered): nothing to judge"
+            ),
+        )
     return leak
 
 
-def analyse_run(run: RunData, *, search: dict[str, Any] | None = None,
-                limits: BreakLimits | None = None) -> RunAnalysis:
+def analyse_run(
+    run: RunData, *, search: dict[str, Any] | None = None, limits: BreakLimits | None = None
+) -> RunAnalysis:
     """Everything the report shows beyond raw series (see the module docstring)."""
     summary = run.summary or {}
     approximate = not summary
@@ -194,24 +238,37 @@ def analyse_run(run: RunData, *, search: dict[str, Any] | None = None,
     series = run.series
     open_model = series.load_unit != "users"
     steps = _steps(run)
-    step_limits = limits or BreakLimits(**{k: v for k, v in (search or {}).get(
-        "limits", {}).items() if k in BreakLimits.__dataclass_fields__})
-    step_break = breaking_point_from_steps(steps, step_limits, open_model=open_model) \
-        if steps else None
+    step_limits = limits or BreakLimits(
+        **{
+            k: v
+            for k, v in (search or {}).get("limits", {}).items()
+            if k in BreakLimits.__dataclass_fields__
+        }
+    )
+    step_break = (
+        breaking_point_from_steps(steps, step_limits, open_model=open_model) if steps else None
+    )
     requests_done = np.cumsum(np.nan_to_num(series.requests))
     overloads = [e for e in run.events if e.get("kind") == "generator_overloaded"]
-    cpu = [float(np.nanmax(v)) for v in series.generator_cpu.values()
-           if np.isfinite(v).any()]
+    cpu = [float(np.nanmax(v)) for v in series.generator_cpu.values() if np.isfinite(v).any()]
     return RunAnalysis(
-        endpoints=endpoints, aggregate=aggregate, approximate=approximate,
+        endpoints=endpoints,
+        aggregate=aggregate,
+        approximate=approximate,
         errors=error_ratios(summary.get("errors") or [], int(aggregate.get("count") or 0)),
-        steps=steps, scaling=scalability(steps),
+        steps=steps,
+        scaling=scalability(steps),
         little=littles_law_steps(steps) if steps and not open_model else [],
-        step_break=step_break, usl=_usl(steps, open_model),
+        step_break=step_break,
+        usl=_usl(steps, open_model),
         leak=_leak(series, requests_done),
-        cache=cache_effect(endpoints), data_size=data_size_scaling(endpoints),
-        search=search, unit=series.load_unit,
-        generator_overloads=overloads, generator_max_cpu=max(cpu) if cpu else None)
+        cache=cache_effect(endpoints),
+        data_size=data_size_scaling(endpoints),
+        search=search,
+        unit=series.load_unit,
+        generator_overloads=overloads,
+        generator_max_cpu=max(cpu) if cpu else None,
+    )
 
 
 def breaking_point_section(analysis: RunAnalysis) -> dict[str, Any]:
@@ -219,28 +276,55 @@ def breaking_point_section(analysis: RunAnalysis) -> dict[str, Any]:
     judged each step as it went), else the stepped run's; the USL fit either way."""
     usl = analysis.usl
     section: dict[str, Any] = {
-        "found": False, "capacity_rps": None, "users_at_break": None,
-        "offered_at_break": None, "reason": None, "last_good": None, "source": None,
+        "found": False,
+        "capacity_rps": None,
+        "users_at_break": None,
+        "offered_at_break": None,
+        "reason": None,
+        "last_good": None,
+        "source": None,
         "unit": analysis.unit,
-        "usl": {"sigma": usl.sigma if usl else None, "kappa": usl.kappa if usl else None,
-                "peak_users": usl.peak_concurrency if usl else None,
-                **({k: v for k, v in usl.as_dict().items()
-                    if k not in ("sigma", "kappa", "peak_concurrency")} if usl else {})},
+        "usl": {
+            "sigma": usl.sigma if usl else None,
+            "kappa": usl.kappa if usl else None,
+            "peak_users": usl.peak_concurrency if usl else None,
+            **(
+                {
+                    k: v
+                    for k, v in usl.as_dict().items()
+                    if k not in ("sigma", "kappa", "peak_concurrency")
+                }
+                if usl
+                else {}
+            ),
+        },
         "steps": [s.as_dict() for s in analysis.steps],
     }
     search = analysis.search
     if search is not None:
-        section.update(found=bool(search.get("found")), capacity_rps=search.get("capacity_rps"),
-                       offered_at_break=search.get("offered_at_break"),
-                       reason=search.get("reason"), last_good=search.get("last_good"),
-                       source="search", search=search)
+        section.update(
+            found=bool(search.get("found")),
+            capacity_rps=search.get("capacity_rps"),
+            offered_at_break=search.get("offered_at_break"),
+            reason=search.get("reason"),
+            last_good=search.get("last_good"),
+            source="search",
+            search=search,
+        )
     elif analysis.step_break is not None:
         point = analysis.step_break.point
-        section.update(found=point.found, capacity_rps=point.capacity_rps,
-                       reason=point.reason, source="steps",
-                       last_good=None if point.last_good_step is None
-                       else {"level": analysis.step_break.last_good_level,
-                             "throughput_rps": point.last_good_step.achieved_rps})
+        section.update(
+            found=point.found,
+            capacity_rps=point.capacity_rps,
+            reason=point.reason,
+            source="steps",
+            last_good=None
+            if point.last_good_step is None
+            else {
+                "level": analysis.step_break.last_good_level,
+                "throughput_rps": point.last_good_step.achieved_rps,
+            },
+        )
         at_break = analysis.step_break.break_level
         section["offered_at_break" if analysis.open_model else "users_at_break"] = at_break
     return section
@@ -249,6 +333,5 @@ def breaking_point_section(analysis: RunAnalysis) -> dict[str, Any]:
 def leak_section(analysis: RunAnalysis) -> dict[str, Any]:
     """``summary.json``'s ``leak``: the contract's four keys first, then the detail."""
     leak = analysis.leak.as_dict()
-    head = {k: leak.get(k) for k in ("slope_kb_per_request", "slope_mb_per_hour", "r2",
-                                     "verdict")}
+    head = {k: leak.get(k) for k in ("slope_kb_per_request", "slope_mb_per_hour", "r2", "verdict")}
     return {**head, **leak}

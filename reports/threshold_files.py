@@ -32,8 +32,9 @@ def load_thresholds(path: str | Path) -> ThresholdSet:
     except FileNotFoundError:
         raise ThresholdError(f"thresholds file {str(path)!r} not found") from None
     except OSError as exc:
-        raise ThresholdError(f"cannot read thresholds file {str(path)!r}: "
-                             f"{exc.strerror or exc}") from None
+        raise ThresholdError(
+            f"cannot read thresholds file {str(path)!r}: {exc.strerror or exc}"
+        ) from None
     except UnicodeDecodeError:
         raise ThresholdError(f"thresholds file {str(path)!r} is not UTF-8 text") from None
     return parse_thresholds_toml(text, source=str(path))
@@ -67,31 +68,37 @@ def parse_thresholds_toml(text: str, source: str = "<thresholds>") -> ThresholdS
     abort = _table(doc, "abort", source)
     for key in abort:
         if key not in ABORT_KEYS:
-            raise ThresholdError(f"{source}: [abort] unknown key {key!r}"
-                                 f"{suggest(key, ABORT_KEYS)}")
+            raise ThresholdError(f"{source}: [abort] unknown key {key!r}{suggest(key, ABORT_KEYS)}")
     where = f"{source}: [abort] on_fail"
     on_fail = [_parse_in(item, None, where) for item in _strings(abort.get("on_fail", []), where)]
     delay = abort.get("delay_s", DEFAULT_ABORT_DELAY_S)
-    if (isinstance(delay, bool) or not isinstance(delay, int | float)
-            or not math.isfinite(delay) or delay < 0):
-        raise ThresholdError(f"{source}: [abort] delay_s must be a number of seconds >= 0, "
-                             f"not {delay!r}")
+    if (
+        isinstance(delay, bool)
+        or not isinstance(delay, int | float)
+        or not math.isfinite(delay)
+        or delay < 0
+    ):
+        raise ThresholdError(
+            f"{source}: [abort] delay_s must be a number of seconds >= 0, not {delay!r}"
+        )
     return ThresholdSet(unique(checks), unique(on_fail), float(delay))
 
 
 def _table(doc: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
     value = doc.get(key, {})
     if not isinstance(value, Mapping):
-        raise ThresholdError(f"{source}: {key!r} must be a table ([{key}]), "
-                             f"not {type(value).__name__}")
+        raise ThresholdError(
+            f"{source}: {key!r} must be a table ([{key}]), not {type(value).__name__}"
+        )
     return value
 
 
 def _strings(value: object, where: str) -> list[str]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        raise ThresholdError(f"{where}: expected a threshold string or a list of them, "
-                             f"not {value!r}")
+        raise ThresholdError(
+            f"{where}: expected a threshold string or a list of them, not {value!r}"
+        )
     return items
 
 

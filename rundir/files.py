@@ -65,8 +65,9 @@ class _LineLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND,
-                                       0o644)
+        self._fd: int | None = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644
+        )
 
     def append(self, obj: Mapping[str, Any]) -> None:
         if self._fd is None:
@@ -91,8 +92,11 @@ class RunFiles:
         self.histograms_dir = self.path / HISTOGRAMS_DIR
         self.histograms_dir.mkdir(parents=True, exist_ok=True)
         # A reused --run-dir must not show the previous run's results as this run's.
-        for stale in [self.path / SUMMARY_FILE, *self.histograms_dir.glob("*.hdr"),
-                      self.histograms_dir / HISTOGRAM_INDEX]:
+        for stale in [
+            self.path / SUMMARY_FILE,
+            *self.histograms_dir.glob("*.hdr"),
+            self.histograms_dir / HISTOGRAM_INDEX,
+        ]:
             stale.unlink(missing_ok=True)
         self._rows = _LineLog(self.path / TIMESERIES_FILE)
         self._events = _LineLog(self.path / EVENTS_FILE)
@@ -114,9 +118,14 @@ class RunFiles:
         endpoint, ``_total.hdr``, and ``index.json``: ``{"unit", "lowest", "highest",
         "significant_figures", "endpoints": {slug: {"endpoint", "count", "failures",
         "file", "failures_file"}}, "total": "_total.hdr"}``."""
-        index: dict[str, Any] = {"unit": "us", "lowest": LOWEST_US, "highest": HIGHEST_US,
-                                 "significant_figures": SIGNIFICANT_FIGURES, "endpoints": {},
-                                 "total": None}
+        index: dict[str, Any] = {
+            "unit": "us",
+            "lowest": LOWEST_US,
+            "highest": HIGHEST_US,
+            "significant_figures": SIGNIFICANT_FIGURES,
+            "endpoints": {},
+            "total": None,
+        }
         used: set[str] = set()
         for key in sorted(totals):
             cell = totals[key]
@@ -131,8 +140,13 @@ class RunFiles:
             if cell.failed_hist is not None:
                 failures_file = f"{slug}.failures.hdr"
                 self._write_hdr(failures_file, cell.failed_hist)
-            entry = {"endpoint": key, "count": cell.count, "failures": cell.failures,
-                     "file": file, "failures_file": failures_file}
+            entry = {
+                "endpoint": key,
+                "count": cell.count,
+                "failures": cell.failures,
+                "file": file,
+                "failures_file": failures_file,
+            }
             index["endpoints"][slug] = entry
         if total is not None:
             index["total"] = f"{TOTAL_HISTOGRAM}.hdr"

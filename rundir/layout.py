@@ -51,8 +51,9 @@ WS_RATE_TYPE = "WS_RATE"
 """WebSocket message rates (WebSocketUser)."""
 DROPPED_TYPE = "DROPPED"
 """Arrivals dropped over the in-flight cap (ArrivalRateUser)."""
-PSEUDO_REQUEST_TYPES = frozenset({JOB_TYPE, QUEUE_TYPE, WS_MESSAGE_TYPE, WS_RATE_TYPE,
-                                  DROPPED_TYPE})
+PSEUDO_REQUEST_TYPES = frozenset(
+    {JOB_TYPE, QUEUE_TYPE, WS_MESSAGE_TYPE, WS_RATE_TYPE, DROPPED_TYPE}
+)
 """Request types (Locust's method column) some user classes record that are not requests to
 the target. Locust's aggregate (``total``) includes them; ``requests`` (rows and summary)
 leaves them out. The user classes name their own (they import no run directory); a test
@@ -70,8 +71,9 @@ def make_run_id(epoch: float, stem: str) -> str:
     return f"{time.strftime(RUN_ID_TIME_FORMAT, time.localtime(epoch))}-{slugify(stem)}"
 
 
-def claim_run_dir(run_id: str, explicit: str | None = None, nth: int = 1,
-                  results_dir: str = DEFAULT_RESULTS_DIR) -> Path:
+def claim_run_dir(
+    run_id: str, explicit: str | None = None, nth: int = 1, results_dir: str = DEFAULT_RESULTS_DIR
+) -> Path:
     """The directory for a run: ``explicit`` (``-<nth>`` appended from the second run of a
     process), else a new ``results/<run-id>`` (``-2``, ``-3`` ... if it exists)."""
     if explicit:

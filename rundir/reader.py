@@ -64,8 +64,7 @@ class RunData:
 
     @property
     def run_id(self) -> str:
-        return str((self.summary or {}).get("run_id") or self.meta.get("run_id")
-                   or self.path.name)
+        return str((self.summary or {}).get("run_id") or self.meta.get("run_id") or self.path.name)
 
 
 def _read_json(path: Path, problems: list[str]) -> dict[str, Any] | None:
@@ -95,8 +94,9 @@ def read_histograms(path: Path, problems: list[str]) -> dict[str, HistogramData]
         hist = _decode_file(path / HISTOGRAMS_DIR / str(entry.get("file")), problems)
         if hist is not None:
             key = str(entry.get("endpoint"))
-            out[key] = HistogramData(key, int(entry.get("count") or 0),
-                                     int(entry.get("failures") or 0), *hist)
+            out[key] = HistogramData(
+                key, int(entry.get("count") or 0), int(entry.get("failures") or 0), *hist
+            )
     return out
 
 
@@ -134,8 +134,9 @@ def _value_from_index(hist: HdrHistogram, index: np.ndarray) -> np.ndarray:
     return values
 
 
-def load_run(path: Path | str, *, summary: dict[str, Any] | None = None,
-             histograms: bool = True) -> RunData:
+def load_run(
+    path: Path | str, *, summary: dict[str, Any] | None = None, histograms: bool = True
+) -> RunData:
     """Everything the report needs from a run directory (see the module docstring).
 
     ``summary``: the summary being written (at test stop, before it is on disk);
@@ -145,17 +146,27 @@ def load_run(path: Path | str, *, summary: dict[str, Any] | None = None,
     if not path.is_dir():
         raise RunDirError(f"{path} is not a directory")
     if not (path / TIMESERIES_FILE).exists() and not (path / SUMMARY_FILE).exists():
-        raise RunDirError(f"{path} is not a quantload run directory "
-                          f"(no {TIMESERIES_FILE} or {SUMMARY_FILE})")
+        raise RunDirError(
+            f"{path} is not a quantload run directory (no {TIMESERIES_FILE} or {SUMMARY_FILE})"
+        )
     problems: list[str] = []
     meta = _read_json(path / META_FILE, problems) or {}
     if summary is None:
         summary = _read_json(path / SUMMARY_FILE, problems)
     if summary is None:
-        problems.append("no summary.json: the run did not finish (crashed or killed); "
-                        "figures are rebuilt from the rows written before it ended")
+        problems.append(
+            "no summary.json: the run did not finish (crashed or killed); "
+            "figures are rebuilt from the rows written before it ended"
+        )
     events = read_events(path, problems)
     series = read_series(path / TIMESERIES_FILE, problems)
     hists = read_histograms(path, problems) if histograms else {}
-    return RunData(path=path, meta=meta, summary=summary, events=events, series=series,
-                   histograms=hists, problems=problems)
+    return RunData(
+        path=path,
+        meta=meta,
+        summary=summary,
+        events=events,
+        series=series,
+        histograms=hists,
+        problems=problems,
+    )

@@ -19,9 +19,14 @@ def requests_cell(cells: Mapping[str, Cell]) -> Cell:
     return merge_cells([cell for key, cell in cells.items() if is_request(key)])
 
 
-def build_row(t: float, elapsed_s: float, seconds: float, users: int | None,
-              cells: Mapping[str, Cell], generators: Mapping[str, Mapping[str, float]],
-              ) -> dict[str, Any]:
+def build_row(
+    t: float,
+    elapsed_s: float,
+    seconds: float,
+    users: int | None,
+    cells: Mapping[str, Cell],
+    generators: Mapping[str, Mapping[str, float]],
+) -> dict[str, Any]:
     """One ``timeseries.jsonl`` row (without ``target``, which the caller adds).
 
     ``seconds`` is how much of the slot the run covered (the last one may be
@@ -29,34 +34,56 @@ def build_row(t: float, elapsed_s: float, seconds: float, users: int | None,
     are left out; ``total`` (Locust's aggregate: every row) and ``requests`` (the
     target's requests only, see :data:`rundir.layout.PSEUDO_REQUEST_TYPES`) are always there.
     """
-    endpoints = {key: cell_stats(cell, seconds, ROW_PERCENTILES)
-                 for key, cell in sorted(cells.items())}
+    endpoints = {
+        key: cell_stats(cell, seconds, ROW_PERCENTILES) for key, cell in sorted(cells.items())
+    }
     total = cell_stats(merge_cells(cells.values()), seconds, ROW_PERCENTILES)
     only_requests = all(is_request(key) for key in cells)
-    return {"t": round(t, 3), "elapsed_s": round(elapsed_s, 3), "users": users,
-            "endpoints": endpoints, "total": total,
-            "requests": dict(total) if only_requests else
-            cell_stats(requests_cell(cells), seconds, ROW_PERCENTILES),
-            "generators": {gid: dict(sample) for gid, sample in sorted(generators.items())}}
+    return {
+        "t": round(t, 3),
+        "elapsed_s": round(elapsed_s, 3),
+        "users": users,
+        "endpoints": endpoints,
+        "total": total,
+        "requests": dict(total)
+        if only_requests
+        else cell_stats(requests_cell(cells), seconds, ROW_PERCENTILES),
+        "generators": {gid: dict(sample) for gid, sample in sorted(generators.items())},
+    }
 
 
 def default_sections() -> dict[str, Any]:
     """The parts of ``summary.json`` other stages fill in, at their schema defaults."""
     return {
-        "breaking_point": {"found": False, "capacity_rps": None, "users_at_break": None,
-                           "reason": None,
-                           "usl": {"sigma": None, "kappa": None, "peak_users": None}},
-        "leak": {"slope_kb_per_request": None, "slope_mb_per_hour": None, "r2": None,
-                 "verdict": "none"},
+        "breaking_point": {
+            "found": False,
+            "capacity_rps": None,
+            "users_at_break": None,
+            "reason": None,
+            "usl": {"sigma": None, "kappa": None, "peak_users": None},
+        },
+        "leak": {
+            "slope_kb_per_request": None,
+            "slope_mb_per_hour": None,
+            "r2": None,
+            "verdict": "none",
+        },
         "thresholds": [],
         "passed": True,
     }
 
 
-def build_summary(*, run_id: str, duration_s: float, users_max: int,
-                  totals: Mapping[str, Cell], errors: Mapping[tuple[str, str], int],
-                  apdex_t_ms: float, complete: bool,
-                  incomplete_reasons: Iterable[str] = ()) -> dict[str, Any]:
+def build_summary(
+    *,
+    run_id: str,
+    duration_s: float,
+    users_max: int,
+    totals: Mapping[str, Cell],
+    errors: Mapping[tuple[str, str], int],
+    apdex_t_ms: float,
+    complete: bool,
+    incomplete_reasons: Iterable[str] = (),
+) -> dict[str, Any]:
     """``summary.json`` per DESIGN.md from the run's cumulative cells.
 
     ``total`` is Locust's aggregate row (every row, pseudo-requests included, so it
@@ -68,9 +95,14 @@ def build_summary(*, run_id: str, duration_s: float, users_max: int,
     for key in sorted(totals, key=lambda k: split_key(k)[::-1]):
         cell = totals[key]
         method, name = split_key(key)
-        endpoints.append({"name": name, "method": method,
-                          **cell_stats(cell, duration_s, SUMMARY_PERCENTILES),
-                          "apdex": apdex(cell, apdex_t_ms)})
+        endpoints.append(
+            {
+                "name": name,
+                "method": method,
+                **cell_stats(cell, duration_s, SUMMARY_PERCENTILES),
+                "apdex": apdex(cell, apdex_t_ms),
+            }
+        )
     total = merge_cells(totals.values())
     requests = requests_cell(totals)
     error_rows = []
@@ -85,10 +117,14 @@ def build_summary(*, run_id: str, duration_s: float, users_max: int,
         "users_max": users_max,
         "apdex_t_ms": apdex_t_ms,
         "endpoints": endpoints,
-        "total": {**cell_stats(total, duration_s, SUMMARY_PERCENTILES),
-                  "apdex": apdex(total, apdex_t_ms)},
-        "requests": {**cell_stats(requests, duration_s, SUMMARY_PERCENTILES),
-                     "apdex": apdex(requests, apdex_t_ms)},
+        "total": {
+            **cell_stats(total, duration_s, SUMMARY_PERCENTILES),
+            "apdex": apdex(total, apdex_t_ms),
+        },
+        "requests": {
+            **cell_stats(requests, duration_s, SUMMARY_PERCENTILES),
+            "apdex": apdex(requests, apdex_t_ms),
+        },
         "errors": error_rows,
         **default_sections(),
     }

@@ -72,8 +72,9 @@ class RunSeries:
 
     @property
     def load_unit(self) -> str:
-        return self.offered_unit if np.isfinite(self.offered).any() and self.offered_unit \
-            else "users"
+        return (
+            self.offered_unit if np.isfinite(self.offered).any() and self.offered_unit else "users"
+        )
 
 
 def json_lines(path: Path, problems: list[str]) -> Iterator[dict[str, Any]]:
@@ -87,8 +88,11 @@ def json_lines(path: Path, problems: list[str]) -> Iterator[dict[str, Any]]:
             try:
                 # json.loads(bytes) reads a line starting with '{"' as UTF-8 (no BOM, no NUL):
                 # the same, minus its per-call checks (a day of rows is 86,400 lines)
-                obj = _decode(line.decode("utf-8", "surrogatepass")) \
-                    if line.startswith(b'{"') else json.loads(line)
+                obj = (
+                    _decode(line.decode("utf-8", "surrogatepass"))
+                    if line.startswith(b'{"')
+                    else json.loads(line)
+                )
             except ValueError:
                 problems.append(f"{path.name}: line {number} is damaged and was skipped")
                 continue
@@ -190,34 +194,55 @@ def read_series(path: Path, problems: list[str]) -> RunSeries:
             for values in generators.values():
                 if len(values) < n:
                     values.append(NAN)
-    arrays = {name: _column(values) for name, values in (
-        ("elapsed_s", elapsed), ("span_s", span), ("users", users), ("offered", offered),
-        ("requests", requests), ("failures", failures), ("p50_ms", p50), ("p95_ms", p95),
-        ("p99_ms", p99), ("avg_ms", avg), ("ws_p50_ms", ws_p50), ("ws_p95_ms", ws_p95),
-        ("target_cpu", cpu), ("target_rss", rss), ("queue_depth", depth_col))}
+    arrays = {
+        name: _column(values)
+        for name, values in (
+            ("elapsed_s", elapsed),
+            ("span_s", span),
+            ("users", users),
+            ("offered", offered),
+            ("requests", requests),
+            ("failures", failures),
+            ("p50_ms", p50),
+            ("p95_ms", p95),
+            ("p99_ms", p99),
+            ("avg_ms", avg),
+            ("ws_p50_ms", ws_p50),
+            ("ws_p95_ms", ws_p95),
+            ("target_cpu", cpu),
+            ("target_rss", rss),
+            ("queue_depth", depth_col),
+        )
+    }
     if n and not np.isfinite(arrays["elapsed_s"]).all():
         arrays["elapsed_s"] = np.arange(n, dtype=float)
     return RunSeries(
-        **arrays, offered_unit=unit, stage=stage,
+        **arrays,
+        offered_unit=unit,
+        stage=stage,
         generator_cpu={k: np.asarray(v) for k, v in sorted(generators.items())},
         endpoint_counts={k: np.asarray(v) for k, v in sorted(counts.items())},
-        endpoint_failures={k: np.asarray(v) for k, v in sorted(fails.items())})
+        endpoint_failures={k: np.asarray(v) for k, v in sorted(fails.items())},
+    )
 
 
 def _requests_of(endpoints: dict[str, Any]) -> dict[str, Any]:
     """Rows written before ``requests`` existed: counts of the target's requests only
     (percentiles cannot be merged from rows, so they are left out)."""
     rows = [v for k, v in endpoints.items() if is_request(k)]
-    return {"count": sum(r.get("count", 0) for r in rows),
-            "failures": sum(r.get("failures", 0) for r in rows)}
+    return {
+        "count": sum(r.get("count", 0) for r in rows),
+        "failures": sum(r.get("failures", 0) for r in rows),
+    }
 
 
 REQUESTS_ROW_KEY = "requests"
 """Key of the target's requests together in :func:`read_row_stats` (a row's ``requests``)."""
 
 
-def read_row_stats(path: Path, keys: set[str],
-                   problems: list[str]) -> dict[str, list[dict[str, Any]]]:
+def read_row_stats(
+    path: Path, keys: set[str], problems: list[str]
+) -> dict[str, list[dict[str, Any]]]:
     """Every row's stats of the endpoints ``keys`` (and of :data:`REQUESTS_ROW_KEY`), in row
     order: what is left of a run's latencies when its histograms were never saved."""
     stats: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}

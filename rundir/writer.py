@@ -32,6 +32,7 @@ CHECKPOINT_EVERY_S = 10.0
 """How often the cumulative histograms are saved while the run goes, so a crashed run
 still has percentiles (at most this much behind its rows) for its report."""
 
+
 def grace_slots(interval_s: float) -> int:
     return math.ceil(GRACE_REPORT_PERIODS * WORKER_REPORT_INTERVAL_S / interval_s)
 
@@ -40,8 +41,16 @@ class RunWriter:
     """A run being written. Create it at test start; call :meth:`add` / :meth:`note` as data
     comes, :meth:`advance` every interval, :meth:`finish` once at the end."""
 
-    def __init__(self, files: RunFiles, *, start_epoch: float, interval_s: float,
-                 apdex_t_ms: float, meta: Mapping[str, Any], grace: int | None = None) -> None:
+    def __init__(
+        self,
+        files: RunFiles,
+        *,
+        start_epoch: float,
+        interval_s: float,
+        apdex_t_ms: float,
+        meta: Mapping[str, Any],
+        grace: int | None = None,
+    ) -> None:
         self.files = files
         self.run_id = files.run_id
         self.start = start_epoch
@@ -76,8 +85,9 @@ class RunWriter:
 
     # -- input -----------------------------------------------------------------------------
 
-    def add(self, source: str, slots: Iterable[Slot], through: int | None,
-            final: bool = False) -> None:
+    def add(
+        self, source: str, slots: Iterable[Slot], through: int | None, final: bool = False
+    ) -> None:
         """Slots from ``source`` (``"local"`` or a worker id); ``final``: it sends no more."""
         if self.finished:
             return
@@ -85,10 +95,15 @@ class RunWriter:
         if final:
             self.final_from.add(source)
 
-    def note(self, k: int, *, users: int | None = None,
-             generator: tuple[str, GeneratorSample] | None = None,
-             target: dict[str, Any] | None = None,
-             load: dict[str, Any] | None = None) -> None:
+    def note(
+        self,
+        k: int,
+        *,
+        users: int | None = None,
+        generator: tuple[str, GeneratorSample] | None = None,
+        target: dict[str, Any] | None = None,
+        load: dict[str, Any] | None = None,
+    ) -> None:
         if users is not None:
             self.users_max = max(self.users_max, users)
         self.aggregator.note(k, users=users, generator=generator, target=target, load=load)
@@ -102,10 +117,15 @@ class RunWriter:
                 worker["lost"] = False
                 self.event("worker_joined", t=now, worker=worker_id, index=index, rejoined=True)
             return False
-        self.workers[worker_id] = {"id": worker_id, "index": index, "first_seen": now,
-                                   "last_seen": now, "lost": False,
-                                   # Locust's worker id is "<hostname>_<uuid hex>"
-                                   "host": worker_id.rsplit("_", 1)[0]}
+        self.workers[worker_id] = {
+            "id": worker_id,
+            "index": index,
+            "first_seen": now,
+            "last_seen": now,
+            "lost": False,
+            # Locust's worker id is "<hostname>_<uuid hex>"
+            "host": worker_id.rsplit("_", 1)[0],
+        }
         self.event("worker_joined", t=now, worker=worker_id, index=index)
         self.write_meta()
         return True
@@ -138,8 +158,9 @@ class RunWriter:
 
     def _write_row(self, merged: MergedSlot, span_s: float) -> None:
         t = self.start + merged.k * self.interval
-        row = build_row(t, merged.k * self.interval, span_s, merged.users, merged.cells,
-                        merged.generators)
+        row = build_row(
+            t, merged.k * self.interval, span_s, merged.users, merged.cells, merged.generators
+        )
         row["span_s"] = round(span_s, TIME_DECIMALS)
         row["target"] = merged.target  # the target sampler's reading for this slot, or None
         row["load"] = merged.load  # the shape's stage and offered load, or None (no shape)
@@ -155,28 +176,44 @@ class RunWriter:
     def event(self, kind: str, t: float | None = None, **fields: Any) -> None:
         """One ``events.jsonl`` line: ``{"t", "elapsed_s", "kind", **fields}``."""
         t = time.time() if t is None else t
-        self.files.append_event({"t": round(t, TIME_DECIMALS),
-                                 "elapsed_s": round(t - self.start, TIME_DECIMALS),
-                                 "kind": kind, **fields})
+        self.files.append_event(
+            {
+                "t": round(t, TIME_DECIMALS),
+                "elapsed_s": round(t - self.start, TIME_DECIMALS),
+                "kind": kind,
+                **fields,
+            }
+        )
 
     def write_meta(self) -> None:
-        workers = [{**w, "first_seen": iso(w["first_seen"]), "last_seen": iso(w["last_seen"])}
-                   for w in self.workers.values()]
-        self.files.write_meta({
-            **self.meta,
-            "run_id": self.run_id,
-            "interval_s": self.interval,
-            "apdex_t_ms": self.apdex_t_ms,
-            "start_epoch": round(self.start, TIME_DECIMALS),
-            "started_at": iso(self.start),
-            "stop_epoch": None if self.stop_epoch is None else round(self.stop_epoch,
-                                                                     TIME_DECIMALS),
-            "stopped_at": iso(self.stop_epoch),
-            "workers": workers,
-        })
+        workers = [
+            {**w, "first_seen": iso(w["first_seen"]), "last_seen": iso(w["last_seen"])}
+            for w in self.workers.values()
+        ]
+        self.files.write_meta(
+            {
+                **self.meta,
+                "run_id": self.run_id,
+                "interval_s": self.interval,
+                "apdex_t_ms": self.apdex_t_ms,
+                "start_epoch": round(self.start, TIME_DECIMALS),
+                "started_at": iso(self.start),
+                "stop_epoch": None
+                if self.stop_epoch is None
+                else round(self.stop_epoch, TIME_DECIMALS),
+                "stopped_at": iso(self.stop_epoch),
+                "workers": workers,
+            }
+        )
 
-    def finish(self, stop_epoch: float, *, complete: bool, reasons: Iterable[str] = (),
-               stop_reason: str = "stopped") -> dict[str, Any]:
+    def finish(
+        self,
+        stop_epoch: float,
+        *,
+        complete: bool,
+        reasons: Iterable[str] = (),
+        stop_reason: str = "stopped",
+    ) -> dict[str, Any]:
         """Write the remaining rows, the histograms, the measured ``summary.json`` and the
         final meta; close the files. Returns the summary (also kept as ``self.summary``).
 
@@ -192,15 +229,26 @@ class RunWriter:
         totals = self.aggregator.totals
         reasons = list(reasons)
         summary = build_summary(
-            run_id=self.run_id, duration_s=stop_epoch - self.start, users_max=self.users_max,
-            totals=totals, errors=self.aggregator.errors, apdex_t_ms=self.apdex_t_ms,
-            complete=complete and not reasons, incomplete_reasons=reasons)
+            run_id=self.run_id,
+            duration_s=stop_epoch - self.start,
+            users_max=self.users_max,
+            totals=totals,
+            errors=self.aggregator.errors,
+            apdex_t_ms=self.apdex_t_ms,
+            complete=complete and not reasons,
+            incomplete_reasons=reasons,
+        )
         self._write_histograms()
         self.files.write_summary(summary)
         self.summary = summary
         self.write_meta()
-        self.event("test_stop", t=stop_epoch, reason=stop_reason,
-                   complete=summary["complete"], rows=self.rows_written,
-                   late_slots=self.aggregator.late_slots)
+        self.event(
+            "test_stop",
+            t=stop_epoch,
+            reason=stop_reason,
+            complete=summary["complete"],
+            rows=self.rows_written,
+            late_slots=self.aggregator.late_slots,
+        )
         self.files.close()
         return summary

@@ -50,8 +50,11 @@ UNIT_OPTION = "shape_unit"
 
 def arrival_user_classes(environment: Any) -> list[type[ArrivalRateUser]]:
     """The ``ArrivalRateUser`` classes (or subclasses) this run will spawn."""
-    return [cls for cls in (environment.user_classes or [])
-            if isinstance(cls, type) and issubclass(cls, ArrivalRateUser)]
+    return [
+        cls
+        for cls in (environment.user_classes or [])
+        if isinstance(cls, type) and issubclass(cls, ArrivalRateUser)
+    ]
 
 
 def connection_users(environment: Any, per_process: int | None = None) -> int:
@@ -192,10 +195,19 @@ class PlannedShape(ParameterizedShape):
             return None
         if stage.name != self._last_stage:
             self._last_stage = stage.name
-            left = "until stopped" if math.isinf(stage.remaining_s) else \
-                f"for {stage.remaining_s:.0f} s"
-            logger.info("%s: stage %r at %g %s %s", type(self).__name__, stage.name,
-                        round(stage.offered, 3), stage.unit, left)
+            left = (
+                "until stopped"
+                if math.isinf(stage.remaining_s)
+                else f"for {stage.remaining_s:.0f} s"
+            )
+            logger.info(
+                "%s: stage %r at %g %s %s",
+                type(self).__name__,
+                stage.name,
+                round(stage.offered, 3),
+                stage.unit,
+                left,
+            )
         if stage.arrival_rate is not None:
             self.offer_rate(stage.arrival_rate)
         return stage.users, stage.spawn_rate
@@ -211,7 +223,10 @@ class PlannedShape(ParameterizedShape):
             return
         name = type(self).__name__
         if self.load_unit() == UNIT_RPS and not arrival_user_classes(env):
-            logger.warning("%s counts load in req/s but no ArrivalRateUser runs: the rate is "
-                           "not sent (name ArrivalRateUser, or set scenario-users)", name)
+            logger.warning(
+                "%s counts load in req/s but no ArrivalRateUser runs: the rate is "
+                "not sent (name ArrivalRateUser, or set scenario-users)",
+                name,
+            )
         if (settings_of(self.options).num_users or 1) > 1:
             logger.warning("%s does not read -u/--users; its own options set the load", name)

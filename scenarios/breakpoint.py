@@ -59,8 +59,15 @@ MAX_SPAWN_WAIT_S = 10.0
 EXIT_BAD_SETUP = 2
 """Exit code when the run cannot search (no ArrivalRateUser to drive)."""
 
-SEARCH_PARAMETERS = ("start_rate", "growth", "resolution", "settle_s", "min_window_s",
-                     "max_window_s", "window_requests")
+SEARCH_PARAMETERS = (
+    "start_rate",
+    "growth",
+    "resolution",
+    "settle_s",
+    "min_window_s",
+    "max_window_s",
+    "window_requests",
+)
 """The ``SearchSettings`` fields a shape attribute (or option) sets."""
 
 
@@ -71,6 +78,7 @@ def stats_snapshot(stats: Any, at_s: float, before_second: int | None = None) ->
     requests completed before that second, from the per-second counters (for
     a master, whose workers report late); response times are as of now.
     """
+
     def count(entry: Any, failures: bool = False) -> int:
         if before_second is None:
             return entry.num_failures if failures else entry.num_requests
@@ -99,11 +107,14 @@ class BreakpointShape(ParameterizedShape):
     """
 
     option_for: ClassVar[Mapping[str, str]] = {
-        "start_rate": "breakpoint_start_rate", "growth": "breakpoint_growth",
-        "resolution": "breakpoint_resolution", "settle_s": "breakpoint_settle_s",
+        "start_rate": "breakpoint_start_rate",
+        "growth": "breakpoint_growth",
+        "resolution": "breakpoint_resolution",
+        "settle_s": "breakpoint_settle_s",
         "min_window_s": "breakpoint_min_window_s",
         "window_requests": "breakpoint_window_requests",
-        "max_error_ratio": "breakpoint_max_error_ratio", "max_p95_ms": "breakpoint_max_p95_ms",
+        "max_error_ratio": "breakpoint_max_error_ratio",
+        "max_p95_ms": "breakpoint_max_p95_ms",
         "min_throughput_ratio": "breakpoint_min_throughput_ratio",
         "max_dropped_ratio": "breakpoint_max_dropped_ratio",
     }
@@ -162,8 +173,9 @@ class BreakpointShape(ParameterizedShape):
             self._report()
             return None
         if not self._searching:  # wait until every connection holder runs (or gave up waiting)
-            self._searching = (runner.user_count >= self._users
-                               or self.get_run_time() >= MAX_SPAWN_WAIT_S)
+            self._searching = (
+                runner.user_count >= self._users or self.get_run_time() >= MAX_SPAWN_WAIT_S
+            )
         if self._searching:
             now = self._search_clock()
             second = int(now) if self._distributed else None
@@ -182,9 +194,15 @@ class BreakpointShape(ParameterizedShape):
         base = {"shape": type(self).__name__}
         elapsed = self.get_run_time() if elapsed_s is None else elapsed_s
         if self.search is None or not self._searching:
-            return {**base, "stage": "starting", "offered": self.param("start_rate"),
-                    "unit": "req/s", "elapsed_s": elapsed, "stage_remaining_s": None,
-                    "remaining_s": None}
+            return {
+                **base,
+                "stage": "starting",
+                "offered": self.param("start_rate"),
+                "unit": "req/s",
+                "elapsed_s": elapsed,
+                "stage_remaining_s": None,
+                "remaining_s": None,
+            }
         progress = {**base, **self.search.progress(self._search_clock()), "elapsed_s": elapsed}
         run_time = self.run_time_s()
         if run_time and progress["remaining_s"] is None:  # at most what -t leaves
@@ -210,20 +228,29 @@ class BreakpointShape(ParameterizedShape):
         name = type(self).__name__
         classes = arrival_user_classes(env)
         if not classes:
-            logger.error("%s needs ArrivalRateUser: name it on the command line "
-                         "(or scenario-users = ArrivalRateUser in the profile)", name)
+            logger.error(
+                "%s needs ArrivalRateUser: name it on the command line "
+                "(or scenario-users = ArrivalRateUser in the profile)",
+                name,
+            )
             env.process_exit_code = EXIT_BAD_SETUP
             return False
         others = [c.__name__ for c in env.user_classes if c not in classes]
         if others:
-            logger.warning("%s: %s also run; their load blurs the measurement", name,
-                           ", ".join(others))
+            logger.warning(
+                "%s: %s also run; their load blurs the measurement", name, ", ".join(others)
+            )
         self._distributed = isinstance(self.runner, MasterRunner)
         self.search = BreakpointSearch(self.settings(self._distributed), self.limits())
         self._users = connection_users(env, self.connections)
         self.offer_rate(self.search.rate)
-        logger.info("%s: searching from %g req/s (x%g per step) with %d connection holder(s)",
-                    name, self.search.rate, self.search.settings.growth, self._users)
+        logger.info(
+            "%s: searching from %g req/s (x%g per step) with %d connection holder(s)",
+            name,
+            self.search.rate,
+            self.search.settings.growth,
+            self._users,
+        )
         return True
 
     def _search_clock(self) -> float:
@@ -235,15 +262,24 @@ class BreakpointShape(ParameterizedShape):
 
     def _log_new_steps(self) -> None:
         assert self.search is not None
-        done = self.search.steps[self._logged:]
-        again = self.search.retried[self._logged_retried:]
+        done = self.search.steps[self._logged :]
+        again = self.search.retried[self._logged_retried :]
         for step, note in [*((s, "measuring again") for s in again), *((s, "") for s in done)]:
             m = step.measure
             p95 = "-" if m.p95_ms is None else f"{m.p95_ms:.0f} ms"
-            logger.info("breakpoint step %d (%s): offered %.1f req/s -> %.1f/s ok, "
-                        "%.1f%% errors, p95 %s, %d dropped: %s%s", step.number, step.phase,
-                        m.offered_rps, m.achieved_rps, 100 * m.error_ratio, p95, m.dropped,
-                        step.verdict.reason or "good", f" ({note})" if note else "")
+            logger.info(
+                "breakpoint step %d (%s): offered %.1f req/s -> %.1f/s ok, "
+                "%.1f%% errors, p95 %s, %d dropped: %s%s",
+                step.number,
+                step.phase,
+                m.offered_rps,
+                m.achieved_rps,
+                100 * m.error_ratio,
+                p95,
+                m.dropped,
+                step.verdict.reason or "good",
+                f" ({note})" if note else "",
+            )
         self._logged = len(self.search.steps)
         self._logged_retried = len(self.search.retried)
 
@@ -257,15 +293,25 @@ class BreakpointShape(ParameterizedShape):
         summary = self.search.summary()
         elapsed = summary["elapsed_s"]
         if summary["found"] and summary["capacity_rps"] is not None:
-            logger.info("breakpoint: capacity %.1f req/s; broke at %.1f req/s offered (%s); "
-                        "%d steps in %.0f s", summary["capacity_rps"],
-                        summary["offered_at_break"], summary["reason"],
-                        len(summary["steps"]), elapsed)
+            logger.info(
+                "breakpoint: capacity %.1f req/s; broke at %.1f req/s offered (%s); "
+                "%d steps in %.0f s",
+                summary["capacity_rps"],
+                summary["offered_at_break"],
+                summary["reason"],
+                len(summary["steps"]),
+                elapsed,
+            )
         elif summary["found"]:
-            logger.info("breakpoint: broken already at the lowest rate tried, %.2f req/s (%s)",
-                        summary["offered_at_break"], summary["reason"])
+            logger.info(
+                "breakpoint: broken already at the lowest rate tried, %.2f req/s (%s)",
+                summary["offered_at_break"],
+                summary["reason"],
+            )
         else:
             best = summary["capacity_rps"]
-            logger.info("breakpoint: no break found (%s); best throughput %s req/s",
-                        self.search.stop_reason,
-                        "-" if best is None else f"{best:.1f}")
+            logger.info(
+                "breakpoint: no break found (%s); best throughput %s req/s",
+                self.search.stop_reason,
+                "-" if best is None else f"{best:.1f}",
+            )

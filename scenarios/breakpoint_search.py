@@ -106,8 +106,9 @@ class BreakpointSearch:
     """The search; see the module docstring. ``state`` is one of
     ``settle``, ``measure``, ``drain``, ``done``."""
 
-    def __init__(self, settings: SearchSettings | None = None,
-                 limits: BreakLimits | None = None) -> None:
+    def __init__(
+        self, settings: SearchSettings | None = None, limits: BreakLimits | None = None
+    ) -> None:
         self.settings = settings or SearchSettings()
         self.limits = limits or BreakLimits()
         self.steps: list[SearchStep] = []
@@ -204,10 +205,14 @@ class BreakpointSearch:
             stage, left = f"drain before step {number}", None
         else:
             stage, left = "done", 0.0
-        return {"stage": stage, "offered": self.offered_now if not self.done else 0.0,
-                "unit": "req/s", "elapsed_s": elapsed,
-                "stage_remaining_s": None if left is None else max(0.0, left),
-                "remaining_s": 0.0 if self.done else None}
+        return {
+            "stage": stage,
+            "offered": self.offered_now if not self.done else 0.0,
+            "unit": "req/s",
+            "elapsed_s": elapsed,
+            "stage_remaining_s": None if left is None else max(0.0, left),
+            "remaining_s": 0.0 if self.done else None,
+        }
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -231,8 +236,9 @@ class BreakpointSearch:
         assert self._window_start is not None and self._t0 is not None
         measure = measure_window(self._window_start, snapshot, self.rate)
         if not self.steps and self.limits.max_p95_ms is None and measure.p95_ms is not None:
-            limit = max(self.settings.p95_limit_factor * measure.p95_ms,
-                        self.settings.p95_limit_floor_ms)
+            limit = max(
+                self.settings.p95_limit_factor * measure.p95_ms, self.settings.p95_limit_floor_ms
+            )
             self.limits = replace(self.limits, max_p95_ms=limit)
         verdict = step_verdict(measure, self.limits)
         started = self._since - self._t0
@@ -245,8 +251,9 @@ class BreakpointSearch:
         self.steps.append(step)
         if not verdict.broken:  # a broken step's p95 is its queue, not the service's latency
             p95_s = (measure.p95_ms or 0.0) / 1000
-            self._settle_s = min(self.settings.max_window_s,
-                                 max(self.settings.settle_s, SETTLE_P95_FACTOR * p95_s))
+            self._settle_s = min(
+                self.settings.max_window_s, max(self.settings.settle_s, SETTLE_P95_FACTOR * p95_s)
+            )
         if verdict.broken:
             self.bad = self.rate if self.bad is None else min(self.bad, self.rate)
         else:
@@ -269,7 +276,7 @@ class BreakpointSearch:
         if self.bad is None:
             return self.rate * s.growth, "grow"
         if self.good is None:
-            lowest = s.start_rate / s.growth ** s.descend_steps
+            lowest = s.start_rate / s.growth**s.descend_steps
             if self.rate / s.growth < lowest * (1 - 1e-9):
                 self.stop("broken at the lowest rate")
                 return None, "descend"
@@ -286,8 +293,12 @@ class BreakpointSearch:
             return True
         if waited < s.drain_check_s - TICK_TOLERANCE_S:
             return False
-        then = [(t, c) for t, c in self._completions if t <= now_s - s.drain_check_s
-                + TICK_TOLERANCE_S and t >= self._since - TICK_TOLERANCE_S]
+        then = [
+            (t, c)
+            for t, c in self._completions
+            if t <= now_s - s.drain_check_s + TICK_TOLERANCE_S
+            and t >= self._since - TICK_TOLERANCE_S
+        ]
         if not then:
             return False
         t_then, c_then = then[-1]
@@ -296,6 +307,12 @@ class BreakpointSearch:
 
 
 def _step_dict(step: SearchStep) -> dict:
-    return {"number": step.number, "phase": step.phase, "started_s": step.started_s,
-            "broken": step.verdict.broken, "reason": step.verdict.reason,
-            "rules": list(step.verdict.rules), **asdict(step.measure)}
+    return {
+        "number": step.number,
+        "phase": step.phase,
+        "started_s": step.started_s,
+        "broken": step.verdict.broken,
+        "reason": step.verdict.reason,
+        "rules": list(step.verdict.rules),
+        **asdict(step.measure),
+    }

@@ -27,7 +27,11 @@ def shape_instance(name: str) -> LoadTestShape:
         raise ValueError(f"unknown shape {name!r} (known: {', '.join(SHAPES)})")
     module = importlib.import_module(f"scenarios.{name}")
     for value in vars(module).values():
-        if (isinstance(value, type) and issubclass(value, LoadTestShape)
-                and value.__module__ == module.__name__ and not value.__dict__.get("abstract")):
+        if (
+            isinstance(value, type)
+            and issubclass(value, LoadTestShape)
+            and value.__module__ == module.__name__
+            and not value.__dict__.get("abstract")
+        ):
             return value()
     raise ValueError(f"scenarios.{name} defines no concrete shape")

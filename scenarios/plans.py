@@ -28,8 +28,17 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "DEFAULT_SPAWN_RATE", "LoadPlan", "MIN_ARRIVAL_RATE", "Segment", "Stage", "UNIT_RPS",
-    "UNIT_USERS", "ramp_plan", "soak_plan", "spike_plan", "step_plan",
+    "DEFAULT_SPAWN_RATE",
+    "LoadPlan",
+    "MIN_ARRIVAL_RATE",
+    "Segment",
+    "Stage",
+    "UNIT_RPS",
+    "UNIT_USERS",
+    "ramp_plan",
+    "soak_plan",
+    "spike_plan",
+    "step_plan",
 ]
 
 UNIT_USERS = "users"
@@ -97,9 +106,14 @@ class LoadPlan:
     there even mid-segment. The plan ends at the earlier of the two ends.
     """
 
-    def __init__(self, segments: Sequence[Segment], unit: str = UNIT_USERS,
-                 connections: int = 1, spawn_rate: float = DEFAULT_SPAWN_RATE,
-                 run_time_s: float | None = None) -> None:
+    def __init__(
+        self,
+        segments: Sequence[Segment],
+        unit: str = UNIT_USERS,
+        connections: int = 1,
+        spawn_rate: float = DEFAULT_SPAWN_RATE,
+        run_time_s: float | None = None,
+    ) -> None:
         if not segments:
             raise ValueError("a plan needs at least one segment")
         if unit not in UNITS:
@@ -134,8 +148,9 @@ class LoadPlan:
         remaining = min(seg_start + seg.duration_s, self.end_s) - elapsed_s
         if self.unit == UNIT_RPS:
             rate = max(MIN_ARRIVAL_RATE, level)
-            return Stage(seg.name, self.connections, self.spawn_rate, rate, rate, self.unit,
-                         remaining)
+            return Stage(
+                seg.name, self.connections, self.spawn_rate, rate, rate, self.unit, remaining
+            )
         if seg.start == seg.end:
             spawn_rate = seg.spawn_rate or self.spawn_rate
         else:  # Locust ramps to the end level at the segment's slope
@@ -171,8 +186,9 @@ def _finite(value: float) -> float | None:
     return None if math.isinf(value) else value
 
 
-def ramp_plan(peak: float, ramp_up_s: float, hold_s: float, ramp_down_s: float,
-              **plan_kwargs: Any) -> LoadPlan:
+def ramp_plan(
+    peak: float, ramp_up_s: float, hold_s: float, ramp_down_s: float, **plan_kwargs: Any
+) -> LoadPlan:
     """Up from 0 to ``peak`` over ``ramp_up_s``, hold ``hold_s``, down to 0 over
     ``ramp_down_s``. Stages ``ramp-up``, ``hold``, ``ramp-down``; a zero-length
     phase is left out."""
@@ -188,26 +204,41 @@ def step_plan(steps: Sequence[float], step_s: float, **plan_kwargs: Any) -> Load
     if not steps:
         raise ValueError("a step plan needs at least one level")
     unit = plan_kwargs.get("unit", UNIT_USERS)
-    return LoadPlan([Segment(f"step {i}/{len(steps)} ({_fmt(level)} {unit})", step_s,
-                             level, level) for i, level in enumerate(steps, 1)],
-                    **plan_kwargs)
+    return LoadPlan(
+        [
+            Segment(f"step {i}/{len(steps)} ({_fmt(level)} {unit})", step_s, level, level)
+            for i, level in enumerate(steps, 1)
+        ],
+        **plan_kwargs,
+    )
 
 
-def spike_plan(base: float, peak: float, base_s: float, spike_s: float, recovery_s: float,
-               surge_s: float = 1.0, **plan_kwargs: Any) -> LoadPlan:
+def spike_plan(
+    base: float,
+    peak: float,
+    base_s: float,
+    spike_s: float,
+    recovery_s: float,
+    surge_s: float = 1.0,
+    **plan_kwargs: Any,
+) -> LoadPlan:
     """``base`` for ``base_s``, then ``peak`` for ``spike_s`` (reached within
     ``surge_s``: a sudden burst), then ``base`` again for ``recovery_s`` (how
     the service recovers). Stages ``baseline``, ``spike``, ``recovery``."""
     surge = abs(peak - base) / surge_s if surge_s > 0 else None
-    return LoadPlan([
-        Segment("baseline", base_s, base, base),
-        Segment("spike", spike_s, peak, peak, spawn_rate=surge),
-        Segment("recovery", recovery_s, base, base, spawn_rate=surge),
-    ], **plan_kwargs)
+    return LoadPlan(
+        [
+            Segment("baseline", base_s, base, base),
+            Segment("spike", spike_s, peak, peak, spawn_rate=surge),
+            Segment("recovery", recovery_s, base, base, spawn_rate=surge),
+        ],
+        **plan_kwargs,
+    )
 
 
-def soak_plan(load: float, warmup_s: float, run_time_s: float | None = None,
-              **plan_kwargs: Any) -> LoadPlan:
+def soak_plan(
+    load: float, warmup_s: float, run_time_s: float | None = None, **plan_kwargs: Any
+) -> LoadPlan:
     """Ramp from 0 to ``load`` over ``warmup_s`` (stage ``warm-up``), then hold it
     (stage ``soak``) until ``run_time_s`` (``-t``), or until stopped without one."""
     segments = [Segment("warm-up", warmup_s, 0, load)] if warmup_s > 0 else []

@@ -21,8 +21,12 @@ class RampShape(PlannedShape):
     ``-t`` cuts it short.
     """
 
-    option_for = {"peak": "ramp_peak", "ramp_up_s": "ramp_up_s", "hold_s": "ramp_hold_s",
-                  "ramp_down_s": "ramp_down_s"}
+    option_for = {
+        "peak": "ramp_peak",
+        "ramp_up_s": "ramp_up_s",
+        "hold_s": "ramp_hold_s",
+        "ramp_down_s": "ramp_down_s",
+    }
 
     peak: float = 20
     """Users at the hold (or req/s with ``--shape-unit rps``)."""

@@ -21,8 +21,13 @@ class SpikeShape(PlannedShape):
     ``--spike-recovery-s``, ``--shape-unit``; ``-t`` cuts it short.
     """
 
-    option_for = {"base": "spike_base", "peak": "spike_peak", "base_s": "spike_base_s",
-                  "spike_s": "spike_s", "recovery_s": "spike_recovery_s"}
+    option_for = {
+        "base": "spike_base",
+        "peak": "spike_peak",
+        "base_s": "spike_base_s",
+        "spike_s": "spike_s",
+        "recovery_s": "spike_recovery_s",
+    }
 
     base: float = 10
     """The load before and after the spike (users, or req/s with ``--shape-unit rps``)."""

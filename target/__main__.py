@@ -90,10 +90,16 @@ def _serve(args, config, parser) -> int:
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         print(f"quantload target listening on http://{shown}:{port}", flush=True)
-        server = uvicorn.Server(uvicorn.Config(
-            app, log_level=args.log_level, access_log=False, lifespan="on",
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False,
-        ))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_level=args.log_level,
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                server_header=False,
+            )
+        )
         _Stop.server = server
         if _Stop.asked:  # stopped before it served: a clean stop all the same
             return 0

@@ -108,15 +108,19 @@ def build_app(config: TargetConfig) -> Any:
         state["store"] = store = Store(config.db_path)
         state["jobs"] = jobs = JobManager(store, config.workers, config.job_step_ms)
         metrics.bind_live(
-            queue_depth=lambda: jobs.queue_info()["depth"], jobs_running=lambda: jobs.running,
-            job_workers=lambda: jobs.alive, leaked_bytes=lambda: leak.retained_bytes,
-            slots_in_use=lambda: slots.in_use)
+            queue_depth=lambda: jobs.queue_info()["depth"],
+            jobs_running=lambda: jobs.running,
+            job_workers=lambda: jobs.alive,
+            leaked_bytes=lambda: leak.retained_bytes,
+            slots_in_use=lambda: slots.in_use,
+        )
         await jobs.start()
         state["started"] = time.monotonic()  # the stall clock starts when serving starts
         stall = None
         if config.stall_at_s is not None:
             stall = asyncio.create_task(
-                stall_forever_after(state["started"], config.stall_at_s, config.stall_s))
+                stall_forever_after(state["started"], config.stall_at_s, config.stall_s)
+            )
         try:
             yield
         finally:
@@ -125,8 +129,12 @@ def build_app(config: TargetConfig) -> Any:
             await jobs.stop()
             store.close()
 
-    app = FastAPI(title="quantload reference target", version=__version__,
-                  description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="quantload reference target",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> Response:
@@ -152,8 +160,13 @@ def build_app(config: TargetConfig) -> Any:
 
     @app.get("/health", tags=["service"])
     async def health() -> Response:
-        return json_response({"status": "ok", "version": __version__,
-                              "uptime_s": round(time.monotonic() - state["started"], 3)})
+        return json_response(
+            {
+                "status": "ok",
+                "version": __version__,
+                "uptime_s": round(time.monotonic() - state["started"], 3),
+            }
+        )
 
     @app.get("/metrics", tags=["service"])
     async def prometheus() -> Response:
@@ -170,7 +183,8 @@ def build_app(config: TargetConfig) -> Any:
         misses = market.misses
         payload = market.to_payload(sym, start_d, end_d)
         (metrics.cache_misses if market.misses > misses else metrics.cache_hits).labels(
-            "market_data").inc()
+            "market_data"
+        ).inc()
         return json_response(payload)
 
     @app.post("/v1/backtests", status_code=201, tags=["v1"])
@@ -178,25 +192,52 @@ def build_app(config: TargetConfig) -> Any:
         sym = checked_symbol(req.symbol)
         start_d, end_d = checked_range(req.start, req.end)
         params = _resolved(req.strategy, req.parameters)
-        key = (sym, req.strategy, tuple(sorted(params.items())), start_d, end_d,
-               req.initial_capital, req.fees, req.slippage)
+        key = (
+            sym,
+            req.strategy,
+            tuple(sorted(params.items())),
+            start_d,
+            end_d,
+            req.initial_capital,
+            req.fees,
+            req.slippage,
+        )
         async with state["slots"].hold():
             entry = results.get(key)
             cached = entry is not None
             if entry is None:
                 bars = market.bars(sym, start_d, end_d)
-                run = run_backtest(bars, req.strategy, params, initial_capital=req.initial_capital,
-                                   fees=req.fees, slippage=req.slippage)
-                entry = (run.metrics, json.dumps(
-                    {"metrics": run.metrics, "trades": run.trades,
-                     "equity_curve": {"dates": run.dates, "equity": run.equity}},
-                    allow_nan=False))
+                run = run_backtest(
+                    bars,
+                    req.strategy,
+                    params,
+                    initial_capital=req.initial_capital,
+                    fees=req.fees,
+                    slippage=req.slippage,
+                )
+                entry = (
+                    run.metrics,
+                    json.dumps(
+                        {
+                            "metrics": run.metrics,
+                            "trades": run.trades,
+                            "equity_curve": {"dates": run.dates, "equity": run.equity},
+                        },
+                        allow_nan=False,
+                    ),
+                )
                 results.put(key, entry)
         run_metrics, fragment = entry
         (metrics.cache_hits if cached else metrics.cache_misses).labels("backtest").inc()
-        head = {"id": uuid.uuid4().hex, "symbol": sym, "strategy": req.strategy,
-                "parameters": params, "start": start_d.isoformat(), "end": end_d.isoformat(),
-                "created_at": time.time()}
+        head = {
+            "id": uuid.uuid4().hex,
+            "symbol": sym,
+            "strategy": req.strategy,
+            "parameters": params,
+            "start": start_d.isoformat(),
+            "end": end_d.isoformat(),
+            "created_at": time.time(),
+        }
         stored = _merge_json({**head, "cached": False}, fragment)
         await state["store"].save_backtest({**head, "metrics": run_metrics}, stored)
         body = _merge_json({**head, "cached": True}, fragment) if cached else stored
@@ -211,20 +252,30 @@ def build_app(config: TargetConfig) -> Any:
 
     @app.get("/v1/backtests", tags=["v1"])
     async def list_backtests(
-        strategy: str | None = None, symbol: str | None = None,
-        limit: int = Query(50, ge=1, le=MAX_PAGE), cursor: str | None = None,
+        strategy: str | None = None,
+        symbol: str | None = None,
+        limit: int = Query(50, ge=1, le=MAX_PAGE),
+        cursor: str | None = None,
     ) -> Response:
         items, next_seq = await state["store"].query_backtests(
-            strategy=strategy, symbol=checked_symbol(symbol) if symbol else None,
-            limit=limit, before_seq=_cursor(cursor))
-        return json_response({"items": items,
-                              "next_cursor": str(next_seq) if next_seq is not None else None})
+            strategy=strategy,
+            symbol=checked_symbol(symbol) if symbol else None,
+            limit=limit,
+            before_seq=_cursor(cursor),
+        )
+        return json_response(
+            {"items": items, "next_cursor": str(next_seq) if next_seq is not None else None}
+        )
 
     @app.post("/v1/jobs", status_code=202, tags=["v1"])
     async def submit_job(req: JobRequest) -> Response:
         start_d, end_d = checked_range(req.start, req.end)
-        request = {"strategy": req.strategy, "parameters": _resolved(req.strategy, req.parameters),
-                   "start": start_d.isoformat(), "end": end_d.isoformat()}
+        request = {
+            "strategy": req.strategy,
+            "parameters": _resolved(req.strategy, req.parameters),
+            "start": start_d.isoformat(),
+            "end": end_d.isoformat(),
+        }
         if req.kind == "monte_carlo":
             request.update(symbol=checked_symbol(req.symbol), num_runs=req.num_runs)
         else:
@@ -247,10 +298,17 @@ def build_app(config: TargetConfig) -> Any:
         doc = await _job(job_id)
         if doc["status"] != "succeeded":
             code = {"failed": "job_failed", "cancelled": "job_cancelled"}.get(
-                doc["status"], "not_ready")
+                doc["status"], "not_ready"
+            )
             raise ApiError(409, code, f"job is {doc['status']}")
-        return json_response({"id": job_id, "kind": doc["kind"], "status": doc["status"],
-                              "result": await state["jobs"].result(job_id)})
+        return json_response(
+            {
+                "id": job_id,
+                "kind": doc["kind"],
+                "status": doc["status"],
+                "result": await state["jobs"].result(job_id),
+            }
+        )
 
     @app.delete("/v1/jobs/{job_id}", tags=["v1"])
     async def cancel_job(job_id: str) -> Response:
@@ -268,10 +326,15 @@ def build_app(config: TargetConfig) -> Any:
         await follow_job(ws, state["jobs"], job_id)
 
     guarded = GuardMiddleware(app, api_key=config.api_key, rate_limit=config.rate_limit)
-    calibrated = CalibrationMiddleware(guarded, latency_ms=config.latency_ms,
-                                       error_rate=config.error_rate, seed=config.seed, leak=leak,
-                                       stall_after_requests=config.stall_after_requests,
-                                       stall_s=config.stall_s)
+    calibrated = CalibrationMiddleware(
+        guarded,
+        latency_ms=config.latency_ms,
+        error_rate=config.error_rate,
+        seed=config.seed,
+        leak=leak,
+        stall_after_requests=config.stall_after_requests,
+        stall_s=config.stall_s,
+    )
     return TelemetryMiddleware(calibrated, metrics, app.router)
 
 
@@ -288,8 +351,9 @@ async def follow_job(ws: WebSocket, jobs: JobManager, job_id: str) -> None:
     try:
         doc = await jobs.get(job_id)
         if doc is None:
-            await ws.send_text(json.dumps({"error": {"code": "not_found",
-                                                     "message": "no job with that id"}}))
+            await ws.send_text(
+                json.dumps({"error": {"code": "not_found", "message": "no job with that id"}})
+            )
             await ws.close(4404)
             return
         await ws.send_text(json.dumps(event_message(doc)))

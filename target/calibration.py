@@ -42,20 +42,25 @@ def error_body(code: str, message: str) -> bytes:
 
 
 async def send_error(
-    send: Send, status: int, code: str, message: str,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """Answer an HTTP request from middleware, in the API's error format."""
     body = error_body(code, message)
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *(headers or []),
-        ],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -111,8 +116,15 @@ class CalibrationMiddleware:
     """Applies latency, injected errors, the leak and the request-count stall to /v1 HTTP."""
 
     def __init__(
-        self, app: ASGIApp, *, latency_ms: float, error_rate: float, seed: int,
-        leak: LeakSink, stall_after_requests: int | None = None, stall_s: float = 0.0,
+        self,
+        app: ASGIApp,
+        *,
+        latency_ms: float,
+        error_rate: float,
+        seed: int,
+        leak: LeakSink,
+        stall_after_requests: int | None = None,
+        stall_s: float = 0.0,
     ) -> None:
         self.app = app
         self.latency_s = latency_ms / 1000.0

@@ -100,34 +100,75 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=DEFAULT_HOST, help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free port")
     p.add_argument("--db", type=Path, help="SQLite file (default: a temporary file)")
-    p.add_argument("--workers", type=_positive(int), default=DEFAULT_WORKERS,
-                   help="job worker processes (default 2)")
-    p.add_argument("--slots", type=_positive(int),
-                   help="concurrent backtests allowed; capacity = slots*1000/service-ms")
-    p.add_argument("--service-ms", type=_non_negative(float), default=0.0,
-                   help="each backtest holds its slot for at least this long")
-    p.add_argument("--latency-ms", type=_non_negative(float), default=0.0,
-                   help="added to every /v1 response, holding no slot")
-    p.add_argument("--leak-kb-per-request", type=_non_negative(float), default=0.0,
-                   help="KiB retained (and touched) per /v1 request")
-    p.add_argument("--error-rate", type=_fraction, default=0.0,
-                   help="fraction of /v1 requests answered 500 (seeded)")
+    p.add_argument(
+        "--workers",
+        type=_positive(int),
+        default=DEFAULT_WORKERS,
+        help="job worker processes (default 2)",
+    )
+    p.add_argument(
+        "--slots",
+        type=_positive(int),
+        help="concurrent backtests allowed; capacity = slots*1000/service-ms",
+    )
+    p.add_argument(
+        "--service-ms",
+        type=_non_negative(float),
+        default=0.0,
+        help="each backtest holds its slot for at least this long",
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=_non_negative(float),
+        default=0.0,
+        help="added to every /v1 response, holding no slot",
+    )
+    p.add_argument(
+        "--leak-kb-per-request",
+        type=_non_negative(float),
+        default=0.0,
+        help="KiB retained (and touched) per /v1 request",
+    )
+    p.add_argument(
+        "--error-rate",
+        type=_fraction,
+        default=0.0,
+        help="fraction of /v1 requests answered 500 (seeded)",
+    )
     stall_start = p.add_mutually_exclusive_group()
-    stall_start.add_argument("--stall-at", type=_non_negative(float),
-                             help="seconds after start when the server stops answering")
-    stall_start.add_argument("--stall-after-requests", type=_positive(int), metavar="N",
-                             help="the N-th /v1 HTTP request (counted on arrival) starts the "
-                                  "stall; it and everything after wait it out")
+    stall_start.add_argument(
+        "--stall-at",
+        type=_non_negative(float),
+        help="seconds after start when the server stops answering",
+    )
+    stall_start.add_argument(
+        "--stall-after-requests",
+        type=_positive(int),
+        metavar="N",
+        help="the N-th /v1 HTTP request (counted on arrival) starts the "
+        "stall; it and everything after wait it out",
+    )
     p.add_argument("--stall-s", type=_positive(float), help="how long the stall lasts")
-    p.add_argument("--api-key", default=os.environ.get(API_KEY_ENV),
-                   help=f"require header X-API-Key on /v1 (or env {API_KEY_ENV})")
-    p.add_argument("--rate-limit", type=_positive(float),
-                   help="requests/s allowed per key (429 + Retry-After beyond)")
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get(API_KEY_ENV),
+        help=f"require header X-API-Key on /v1 (or env {API_KEY_ENV})",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=_positive(float),
+        help="requests/s allowed per key (429 + Retry-After beyond)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for injected errors")
-    p.add_argument("--job-step-ms", type=_non_negative(float), default=DEFAULT_JOB_STEP_MS,
-                   help="minimum time per job progress step (default 100)")
-    p.add_argument("--log-level", default="warning",
-                   choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--job-step-ms",
+        type=_non_negative(float),
+        default=DEFAULT_JOB_STEP_MS,
+        help="minimum time per job progress step (default 100)",
+    )
+    p.add_argument(
+        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+    )
     return p
 
 

@@ -93,8 +93,13 @@ class GuardMiddleware:
             wait = self._buckets.take((presented or b"").decode("latin-1") or ANONYMOUS_KEY)
             if wait > 0:
                 retry = str(max(1, math.ceil(wait))).encode()
-                await send_error(send, 429, "rate_limited", "rate limit exceeded for this key",
-                                 [(b"retry-after", retry)])
+                await send_error(
+                    send,
+                    429,
+                    "rate_limited",
+                    "rate limit exceeded for this key",
+                    [(b"retry-after", retry)],
+                )
                 return
         if scope["method"] in BODY_METHODS:
             receive = await self._buffered_body(scope, receive, send)

@@ -66,8 +66,9 @@ class _Runner:
         self._step_started = time.perf_counter()
 
     def _backtest(self, symbol: str, request: dict):
-        bars = self.data.bars(symbol, date.fromisoformat(request["start"]),
-                              date.fromisoformat(request["end"]))
+        bars = self.data.bars(
+            symbol, date.fromisoformat(request["start"]), date.fromisoformat(request["end"])
+        )
         return run_backtest(bars, request["strategy"], request["parameters"])
 
     def monte_carlo(self, request: dict) -> dict:
@@ -78,8 +79,9 @@ class _Runner:
         finals, drawdowns = [], []
         for step, chunk in enumerate(np.array_split(np.arange(runs), MONTE_CARLO_STEPS)):
             if len(chunk) and len(returns):
-                paths = np.cumprod(1.0 + rng.choice(returns, size=(len(chunk), len(returns))),
-                                   axis=1)
+                paths = np.cumprod(
+                    1.0 + rng.choice(returns, size=(len(chunk), len(returns))), axis=1
+                )
                 finals.append(paths[:, -1] - 1.0)
                 peaks = np.maximum.accumulate(np.maximum(paths, 1.0), axis=1)
                 drawdowns.append(np.max(1.0 - paths / peaks, axis=1))
@@ -89,13 +91,17 @@ class _Runner:
         return {
             "num_runs": runs,
             "final_return": {
-                "mean": float(final.mean()), "std": float(final.std()),
-                "p5": float(np.percentile(final, 5)), "p50": float(np.percentile(final, 50)),
+                "mean": float(final.mean()),
+                "std": float(final.std()),
+                "p5": float(np.percentile(final, 5)),
+                "p50": float(np.percentile(final, 50)),
                 "p95": float(np.percentile(final, 95)),
             },
             "prob_loss": float((final < 0).mean()),
-            "max_drawdown": {"p50": float(np.percentile(dd, 50)),
-                             "p95": float(np.percentile(dd, 95))},
+            "max_drawdown": {
+                "p50": float(np.percentile(dd, 50)),
+                "p95": float(np.percentile(dd, 95)),
+            },
             "base_metrics": base.metrics,
         }
 
@@ -112,8 +118,9 @@ class _Runner:
         self.job_id = job_id
         self._step_started = time.perf_counter()
         try:
-            result = self.monte_carlo(request) if kind == "monte_carlo" else \
-                self.batch_backtest(request)
+            result = (
+                self.monte_carlo(request) if kind == "monte_carlo" else self.batch_backtest(request)
+            )
         except Cancelled:
             self.conn.send(("cancelled", job_id))
         except Exception as exc:  # noqa: BLE001 - a job's failure is reported, not fatal

@@ -39,10 +39,16 @@ class Job:
     result: Any = None
 
     def doc(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "status": self.status,
-                "progress": self.progress, "created_at": self.created_at,
-                "started_at": self.started_at, "finished_at": self.finished_at,
-                "error": self.error}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "progress": self.progress,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -54,8 +60,12 @@ class _Worker:
 
 
 def event_message(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"job_id": doc["id"], "progress": doc["progress"], "status": doc["status"],
-            "sent_at": time.time()}
+    return {
+        "job_id": doc["id"],
+        "progress": doc["progress"],
+        "status": doc["status"],
+        "sent_at": time.time(),
+    }
 
 
 class JobManager:
@@ -82,8 +92,9 @@ class JobManager:
 
     def _spawn(self) -> None:
         parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=worker_main, args=(child, self.step_ms),
-                                 name="quantload-job-worker", daemon=True)
+        proc = self._ctx.Process(
+            target=worker_main, args=(child, self.step_ms), name="quantload-job-worker", daemon=True
+        )
         proc.start()
         child.close()
         worker = _Worker(proc, parent)
@@ -174,8 +185,9 @@ class JobManager:
                 worker.job_id = job.id
                 job.status, job.started_at = "running", time.time()
                 worker.conn.send(("run", job.id, job.kind, job.request))
-                self._background(self.store.update_job(
-                    job.id, status="running", started_at=job.started_at))
+                self._background(
+                    self.store.update_job(job.id, status="running", started_at=job.started_at)
+                )
                 self._publish(job)
 
     def _background(self, coro) -> None:
@@ -217,8 +229,14 @@ class JobManager:
     async def _finish(self, job: Job, status: str, result: Any = None) -> None:
         job.status, job.finished_at, job.result = status, time.time(), result
         self._publish(job)
-        await self.store.update_job(job.id, status=status, progress=job.progress,
-                                    finished_at=job.finished_at, error=job.error, result=result)
+        await self.store.update_job(
+            job.id,
+            status=status,
+            progress=job.progress,
+            finished_at=job.finished_at,
+            error=job.error,
+            result=result,
+        )
         self._active.pop(job.id, None)
 
     def _on_worker_died(self, worker: _Worker) -> None:

@@ -74,8 +74,11 @@ JobRequest = Annotated[MonteCarloJob | BatchBacktestJob, Field(discriminator="ki
 
 def checked_symbol(symbol: str) -> str:
     if not SYMBOL_RE.match(symbol):
-        raise ApiError(422, "invalid_symbol", "symbol must be a ticker of 1-10 letters, "
-                       f"digits, '.' or '-': {symbol[:20]!r}")
+        raise ApiError(
+            422,
+            "invalid_symbol",
+            f"symbol must be a ticker of 1-10 letters, digits, '.' or '-': {symbol[:20]!r}",
+        )
     return symbol.upper()
 
 
@@ -83,8 +86,9 @@ def _parse_date(text: str, name: str) -> date:
     try:
         return date.fromisoformat(text)
     except (TypeError, ValueError):
-        raise ApiError(422, "invalid_date_range",
-                       f"{name} must be a real date YYYY-MM-DD: {str(text)[:20]!r}") from None
+        raise ApiError(
+            422, "invalid_date_range", f"{name} must be a real date YYYY-MM-DD: {str(text)[:20]!r}"
+        ) from None
 
 
 def checked_range(start: str | None, end: str | None) -> tuple[date, date]:
@@ -94,11 +98,17 @@ def checked_range(start: str | None, end: str | None) -> tuple[date, date]:
     if end_d <= start_d:
         raise ApiError(422, "invalid_date_range", "end must be after start")
     if start_d < DATA_START or end_d > DATA_END:
-        raise ApiError(422, "invalid_date_range",
-                       f"data covers {DATA_START.isoformat()} to {DATA_END.isoformat()}")
+        raise ApiError(
+            422,
+            "invalid_date_range",
+            f"data covers {DATA_START.isoformat()} to {DATA_END.isoformat()}",
+        )
     if (end_d - start_d).days > MAX_RANGE_DAYS:
         raise ApiError(422, "invalid_date_range", "date range longer than 20 years")
     if np.busday_count(start_d, end_d + timedelta(days=1)) < MIN_TRADING_DAYS:
-        raise ApiError(422, "invalid_date_range",
-                       f"the range must hold at least {MIN_TRADING_DAYS} trading days")
+        raise ApiError(
+            422,
+            "invalid_date_range",
+            f"the range must hold at least {MIN_TRADING_DAYS} trading days",
+        )
     return start_d, end_d

@@ -136,20 +136,39 @@ class Store:
     # -- backtests ------------------------------------------------------------
     async def save_backtest(self, doc: dict[str, Any], body: str) -> None:
         """``body`` is the stored document's JSON, served back verbatim on reads."""
-        row = (doc["id"], doc["symbol"], doc["strategy"], json.dumps(doc["parameters"]),
-               doc["start"], doc["end"], doc["created_at"], json.dumps(doc["metrics"]), body)
-        await self._write(lambda c: c.execute(
-            'INSERT INTO backtests (id, symbol, strategy, parameters, start, "end", created_at,'
-            " metrics, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row))
+        row = (
+            doc["id"],
+            doc["symbol"],
+            doc["strategy"],
+            json.dumps(doc["parameters"]),
+            doc["start"],
+            doc["end"],
+            doc["created_at"],
+            json.dumps(doc["metrics"]),
+            body,
+        )
+        await self._write(
+            lambda c: c.execute(
+                'INSERT INTO backtests (id, symbol, strategy, parameters, start, "end", created_at,'
+                " metrics, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        )
 
     async def backtest_body(self, backtest_id: str) -> str | None:
         def fetch(c: sqlite3.Connection) -> str | None:
             row = c.execute("SELECT body FROM backtests WHERE id = ?", (backtest_id,)).fetchone()
             return row[0] if row else None
+
         return await self._read(fetch)
 
     async def query_backtests(
-        self, *, strategy: str | None, symbol: str | None, limit: int, before_seq: int | None,
+        self,
+        *,
+        strategy: str | None,
+        symbol: str | None,
+        limit: int,
+        before_seq: int | None,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Newest first, keyset-paginated on ``seq``; returns (items, next cursor)."""
         clauses, args = [], []
@@ -163,49 +182,72 @@ class Store:
             clauses.append("seq < ?")
             args.append(before_seq)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = (f'SELECT seq, id, symbol, strategy, parameters, start, "end", created_at, metrics'
-               f" FROM backtests {where} ORDER BY seq DESC LIMIT ?")
+        sql = (
+            f'SELECT seq, id, symbol, strategy, parameters, start, "end", created_at, metrics'
+            f" FROM backtests {where} ORDER BY seq DESC LIMIT ?"
+        )
 
         def fetch(c: sqlite3.Connection):
             rows = c.execute(sql, (*args, limit + 1)).fetchall()
-            items = [{
-                "id": r["id"], "symbol": r["symbol"], "strategy": r["strategy"],
-                "parameters": json.loads(r["parameters"]), "start": r["start"],
-                "end": r["end"], "created_at": r["created_at"],
-                "metrics": json.loads(r["metrics"]),
-            } for r in rows[:limit]]
+            items = [
+                {
+                    "id": r["id"],
+                    "symbol": r["symbol"],
+                    "strategy": r["strategy"],
+                    "parameters": json.loads(r["parameters"]),
+                    "start": r["start"],
+                    "end": r["end"],
+                    "created_at": r["created_at"],
+                    "metrics": json.loads(r["metrics"]),
+                }
+                for r in rows[:limit]
+            ]
             next_seq = rows[limit - 1]["seq"] if len(rows) > limit else None
             return items, next_seq
+
         return await self._read(fetch)
 
     # -- jobs -----------------------------------------------------------------
     async def insert_job(self, job: dict[str, Any]) -> None:
-        row = (job["id"], job["kind"], job["status"], json.dumps(job["request"]),
-               job["progress"], job["created_at"])
-        await self._write(lambda c: c.execute(
-            "INSERT INTO jobs (id, kind, status, request, progress, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)", row))
+        row = (
+            job["id"],
+            job["kind"],
+            job["status"],
+            json.dumps(job["request"]),
+            job["progress"],
+            job["created_at"],
+        )
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO jobs (id, kind, status, request, progress, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        )
 
     async def update_job(self, job_id: str, **fields: Any) -> None:
         if "result" in fields and fields["result"] is not None:
             fields["result"] = json.dumps(fields["result"])
         assignments = ", ".join(f"{name} = ?" for name in fields)
         args = (*fields.values(), job_id)
-        await self._write(lambda c: c.execute(
-            f"UPDATE jobs SET {assignments} WHERE id = ?", args))
+        await self._write(lambda c: c.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", args))
 
     async def job_doc(self, job_id: str) -> dict[str, Any] | None:
         def fetch(c: sqlite3.Connection):
             row = c.execute(
                 "SELECT id, kind, status, progress, created_at, started_at, finished_at, error"
-                " FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                " FROM jobs WHERE id = ?",
+                (job_id,),
+            ).fetchone()
             return dict(row) if row else None
+
         return await self._read(fetch)
 
     async def job_result(self, job_id: str) -> Any:
         def fetch(c: sqlite3.Connection):
             row = c.execute("SELECT result FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return json.loads(row[0]) if row and row[0] else None
+
         return await self._read(fetch)
 
     async def count(self, table: str) -> int:

@@ -25,7 +25,19 @@ from starlette.routing import Match, Router
 from target.calibration import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS_S = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 UNMATCHED_ROUTE = "unmatched"
 
@@ -40,32 +52,49 @@ class TargetMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         self.requests = Counter(
-            "quantload_requests", "HTTP requests answered",
-            ["method", "route", "status"], registry=self.registry,
+            "quantload_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "quantload_request_duration_seconds", "time from request to last byte",
-            ["method", "route"], buckets=LATENCY_BUCKETS_S, registry=self.registry,
+            "quantload_request_duration_seconds",
+            "time from request to last byte",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
         )
         self.cache_hits = Counter(
-            "quantload_cache_hits", "cache hits", ["cache"], registry=self.registry)
+            "quantload_cache_hits", "cache hits", ["cache"], registry=self.registry
+        )
         self.cache_misses = Counter(
-            "quantload_cache_misses", "cache misses", ["cache"], registry=self.registry)
+            "quantload_cache_misses", "cache misses", ["cache"], registry=self.registry
+        )
         self.queue_depth = Gauge(
-            "quantload_queue_depth", "jobs waiting for a worker", registry=self.registry)
+            "quantload_queue_depth", "jobs waiting for a worker", registry=self.registry
+        )
         self.jobs_running = Gauge(
-            "quantload_jobs_running", "jobs being run", registry=self.registry)
+            "quantload_jobs_running", "jobs being run", registry=self.registry
+        )
         self.job_workers = Gauge(
-            "quantload_job_workers", "job worker processes", registry=self.registry)
+            "quantload_job_workers", "job worker processes", registry=self.registry
+        )
         self.leaked_bytes = Gauge(
-            "quantload_leaked_bytes", "bytes retained by --leak-kb-per-request",
-            registry=self.registry)
+            "quantload_leaked_bytes",
+            "bytes retained by --leak-kb-per-request",
+            registry=self.registry,
+        )
         self.slots_in_use = Gauge(
-            "quantload_slots_in_use", "backtest slots held", registry=self.registry)
+            "quantload_slots_in_use", "backtest slots held", registry=self.registry
+        )
 
     def bind_live(
-        self, *, queue_depth: Callable[[], float], jobs_running: Callable[[], float],
-        job_workers: Callable[[], float], leaked_bytes: Callable[[], float],
+        self,
+        *,
+        queue_depth: Callable[[], float],
+        jobs_running: Callable[[], float],
+        job_workers: Callable[[], float],
+        leaked_bytes: Callable[[], float],
         slots_in_use: Callable[[], float],
     ) -> None:
         self.queue_depth.set_function(queue_depth)

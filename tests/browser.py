@@ -14,13 +14,21 @@ import pytest
 # The binary itself, not Debian's /usr/bin/chromium shell wrapper: Playwright then talks to
 # the process it started, and stopping it leaves no wrapper-spawned browser behind.
 REAL_CHROMIUM = Path("/usr/lib/chromium/chromium")
-CHROMIUM = str(REAL_CHROMIUM) if REAL_CHROMIUM.exists() else (shutil.which("chromium")
-                                                                 or "/usr/bin/chromium")
+CHROMIUM = (
+    str(REAL_CHROMIUM)
+    if REAL_CHROMIUM.exists()
+    else (shutil.which("chromium") or "/usr/bin/chromium")
+)
 # Without the background-networking flags chromium keeps calling out to Google's
 # hosts, which a closed network refuses.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 

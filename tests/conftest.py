@@ -24,8 +24,7 @@ def start_target(tmp_path) -> Iterator[Callable[..., EmbeddedTarget]]:
     started: list[tuple[EmbeddedTarget, list[psutil.Process]]] = []
 
     def start(*flags: str, **kwargs) -> EmbeddedTarget:
-        t = EmbeddedTarget(*flags, db=kwargs.pop("db", tmp_path / f"t{len(started)}.db"),
-                           **kwargs)
+        t = EmbeddedTarget(*flags, db=kwargs.pop("db", tmp_path / f"t{len(started)}.db"), **kwargs)
         t.start()
         started.append((t, psutil.Process(t.pid).children(recursive=True)))
         return t
@@ -49,7 +48,15 @@ def default_run(tmp_path_factory):
     by the tests that only read what it left (its report, its run directory)."""
     from tests.locust_runs import run_locust
 
-    run = run_locust("-u", "6", "-r", "6", "-t", "8s",
-                     tmp_path=tmp_path_factory.mktemp("default-run"), timeout=90)
+    run = run_locust(
+        "-u",
+        "6",
+        "-r",
+        "6",
+        "-t",
+        "8s",
+        tmp_path=tmp_path_factory.mktemp("default-run"),
+        timeout=90,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return run

@@ -1,7 +1,7 @@
 """The deployment files (``deploy/``) read back: the Dockerfile's instructions, the compose
 file, the Kubernetes manifests, and every program they start (:class:`Invocation`: which
 program, its arguments, its environment, the ConfigMap files it reads), for
-``tests/test_deploy.py``. Values that come from the environment or a Secret get
+``tests/deploy/test_deploy.py``. Values that come from the environment or a Secret get
 :data:`PLACEHOLDER`.
 """
 

@@ -38,8 +38,11 @@ class LocustRun:
         return self.stats[(method, name)]
 
     def count(self, method: str | None = None) -> int:
-        return sum(int(r["Request Count"]) for (m, n), r in self.stats.items()
-                   if n != "Aggregated" and (method is None or m == method))
+        return sum(
+            int(r["Request Count"])
+            for (m, n), r in self.stats.items()
+            if n != "Aggregated" and (method is None or m == method)
+        )
 
     @property
     def total(self) -> dict[str, str]:
@@ -80,21 +83,49 @@ def assert_gone(pids: list[int], timeout: float = 10) -> None:
     assert not alive, f"target processes left behind: {alive}"
 
 
-def run_locust(*args: str, tmp_path: Path, locustfile: str = LOCUSTFILE, timeout: float = 120,
-               env: dict[str, str] | None = None) -> LocustRun:
+def run_locust(
+    *args: str,
+    tmp_path: Path,
+    locustfile: str = LOCUSTFILE,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+) -> LocustRun:
     """``locust -f LOCUSTFILE --headless ARGS --csv ...``; checks no target outlives it."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     prefix = tmp_path / "run"
     ours = locustfile == LOCUSTFILE and "--run-dir" not in args  # others lack the option
     run_dir = ["--run-dir", str(tmp_path / "rundir")] if ours else []
-    cmd = [sys.executable, "-m", "locust", "-f", locustfile, "--headless", "--csv", str(prefix),
-           "--only-summary", *run_dir, *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                          env={**os.environ, **(env or {})})
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        locustfile,
+        "--headless",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        *run_dir,
+        *args,
+    ]
+    done = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
     assert_gone(started_targets(done.stderr))
     stats, failures = read_stats(prefix)
-    return LocustRun(done.returncode, done.stdout, done.stderr, stats, failures,
-                     tmp_path / "rundir" if run_dir else None)
+    return LocustRun(
+        done.returncode,
+        done.stdout,
+        done.stderr,
+        stats,
+        failures,
+        tmp_path / "rundir" if run_dir else None,
+    )
 
 
 RUNS_AT_ONCE = 2
@@ -102,13 +133,16 @@ RUNS_AT_ONCE = 2
 and wind-down, and two at a time keep a 2-core machine from distorting their checks."""
 
 
-def run_locust_many(runs: Mapping[str, Sequence[str]], tmp_path: Path,
-                    at_once: int = RUNS_AT_ONCE, **kwargs) -> dict[str, LocustRun]:
+def run_locust_many(
+    runs: Mapping[str, Sequence[str]], tmp_path: Path, at_once: int = RUNS_AT_ONCE, **kwargs
+) -> dict[str, LocustRun]:
     """``run_locust(*args)`` for each named run, ``at_once`` at a time, each in
     ``tmp_path / name``; the same keyword arguments for all."""
     with ThreadPoolExecutor(at_once) as pool:
-        futures = {name: pool.submit(run_locust, *args, tmp_path=tmp_path / name, **kwargs)
-                   for name, args in runs.items()}
+        futures = {
+            name: pool.submit(run_locust, *args, tmp_path=tmp_path / name, **kwargs)
+            for name, args in runs.items()
+        }
         return {name: future.result() for name, future in futures.items()}
 
 

@@ -102,8 +102,11 @@ class _LateStartClient:
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         caller_catches = kwargs.get("catch_response", False)
         kwargs["catch_response"] = True  # the event must wait until the time is corrected
-        kwargs["context"] = {**kwargs.get("context", {}), "intended_start": self._intended,
-                             "co_corrected": True}
+        kwargs["context"] = {
+            **kwargs.get("context", {}),
+            "intended_start": self._intended,
+            "co_corrected": True,
+        }
         lag_s = time.perf_counter() - self._intended
         ctx = _CorrectedReport(self._client.request(method, url, **kwargs), lag_s)
         if caller_catches:
@@ -145,8 +148,10 @@ Route = tuple[str, Callable[[BacktestApi, random.Random], Any]]
 """(stats name, call): the call makes exactly one request through the API."""
 
 ROUTES: Mapping[str, Route] = {
-    "backtest": (ROUTE_BACKTESTS, lambda api, rng: api.run_backtest(
-        rng.choice(SYMBOLS), rng.choice(STRATEGIES))),
+    "backtest": (
+        ROUTE_BACKTESTS,
+        lambda api, rng: api.run_backtest(rng.choice(SYMBOLS), rng.choice(STRATEGIES)),
+    ),
     "market_data": (ROUTE_MARKET_DATA, lambda api, rng: api.market_data(rng.choice(SYMBOLS))),
     "strategies": (ROUTE_STRATEGIES, lambda api, rng: api.strategies()),
 }
@@ -162,8 +167,9 @@ class _Scheduler:
     (req/s) and is re-read before every arrival, so a live change is followed.
     """
 
-    def __init__(self, environment: Any, read_rate: Callable[[], float], max_in_flight: int,
-                 seed: str) -> None:
+    def __init__(
+        self, environment: Any, read_rate: Callable[[], float], max_in_flight: int, seed: str
+    ) -> None:
         self.environment = environment
         self.read_rate = read_rate
         self.rate = read_rate()
@@ -211,7 +217,10 @@ class _Scheduler:
         if len(self.in_flight) >= self.max_in_flight:
             ArrivalRateUser.dropped += 1
             self.environment.events.request.fire(
-                request_type=DROPPED_REQUEST_TYPE, name=name, response_time=0, response_length=0,
+                request_type=DROPPED_REQUEST_TYPE,
+                name=name,
+                response_time=0,
+                response_length=0,
                 exception=ArrivalDropped(f"in-flight cap {self.max_in_flight} reached"),
                 context={"intended_start": intended, "co_corrected": True},
                 start_time=time.time() - (time.perf_counter() - intended),
@@ -303,21 +312,30 @@ class ArrivalRateUser(ApiUser):
         settings = settings_of(env)
         seed = f"quantload:{settings.seed}:ArrivalRateUser:{worker}:scheduler"
         cap = settings.max_in_flight if settings.max_in_flight is not None else self.max_in_flight
-        logger.info("arrival scheduler: %.3f req/s in this process (%d worker(s)), cap %d",
-                    rate, max(1, settings.workers), cap)
+        logger.info(
+            "arrival scheduler: %.3f req/s in this process (%d worker(s)), cap %d",
+            rate,
+            max(1, settings.workers),
+            cap,
+        )
         return _Scheduler(env, self.process_rate, cap, seed)
 
-    def send_arrival(self, call: Callable[[BacktestApi, random.Random], Any],
-                     seed: int, intended: float) -> None:
+    def send_arrival(
+        self, call: Callable[[BacktestApi, random.Random], Any], seed: int, intended: float
+    ) -> None:
         """Make one request (in its own greenlet), timed from ``intended`` (perf_counter s)."""
-        api = BacktestApi(_LateStartClient(self.client, intended), api_key=self.api.api_key,
-                          gate=self.api.gate,  # shares the user's Retry-After state
-                          validation=self.validation)
+        api = BacktestApi(
+            _LateStartClient(self.client, intended),
+            api_key=self.api.api_key,
+            gate=self.api.gate,  # shares the user's Retry-After state
+            validation=self.validation,
+        )
         try:
             call(api, random.Random(seed))
         except Exception as e:  # the request event already fired; report the bug, keep going
-            self.environment.events.user_error.fire(user_instance=self, exception=e,
-                                                    tb=sys.exc_info()[2])
+            self.environment.events.user_error.fire(
+                user_instance=self, exception=e, tb=sys.exc_info()[2]
+            )
 
     @task
     def hold(self) -> None:
@@ -360,8 +378,9 @@ def _cumulative_weights(mix: Mapping[str, float]) -> list[float]:
     """Running sums of the weights, validated against ``ROUTES``."""
     unknown = set(mix) - set(ROUTES)
     if unknown:
-        raise ValueError(f"route_mix names unknown routes {sorted(unknown)}; "
-                         f"known: {sorted(ROUTES)}")
+        raise ValueError(
+            f"route_mix names unknown routes {sorted(unknown)}; known: {sorted(ROUTES)}"
+        )
     if not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
         raise ValueError(f"route_mix needs non-negative weights with a positive sum: {mix}")
     total, out = 0.0, []

@@ -90,11 +90,21 @@ class BacktestUser(ApiUser):
     def run_backtest(self) -> None:
         """Backtest a watchlist symbol with a catalogue strategy over 1-3 years."""
         strategy = self.rng.choice(self.strategy_names)
-        parameters = (None if self.rng.random() < DEFAULT_PARAMETERS_SHARE
-                      else varied_parameters(strategy, self.rng))
+        parameters = (
+            None
+            if self.rng.random() < DEFAULT_PARAMETERS_SHARE
+            else varied_parameters(strategy, self.rng)
+        )
         start, end = random_date_range(self.rng)
-        self.stored.remember(self.api.run_backtest(self.rng.choice(self.watchlist), strategy,
-                                                   parameters=parameters, start=start, end=end))
+        self.stored.remember(
+            self.api.run_backtest(
+                self.rng.choice(self.watchlist),
+                strategy,
+                parameters=parameters,
+                start=start,
+                end=end,
+            )
+        )
 
     @tag("read")
     @task(WEIGHTS["reopen_backtest"])
@@ -106,11 +116,18 @@ class BacktestUser(ApiUser):
     @task(WEIGHTS["query_history"])
     def query_history(self) -> None:
         """List past backtests, sometimes filtered, sometimes paging on once."""
-        strategy = (self.rng.choice(self.strategy_names)
-                    if self.rng.random() < FILTER_SHARE else None)
+        strategy = (
+            self.rng.choice(self.strategy_names) if self.rng.random() < FILTER_SHARE else None
+        )
         symbol = self.rng.choice(self.watchlist) if self.rng.random() < FILTER_SHARE else None
-        browse_history(self.api, self.rng, self.rng.choice(HISTORY_PAGE_SIZES), NEXT_PAGE_SHARE,
-                       strategy=strategy, symbol=symbol)
+        browse_history(
+            self.api,
+            self.rng,
+            self.rng.choice(HISTORY_PAGE_SIZES),
+            NEXT_PAGE_SHARE,
+            strategy=strategy,
+            symbol=symbol,
+        )
 
     @tag("job", "write")
     @task(WEIGHTS["run_monte_carlo"])
@@ -118,8 +135,9 @@ class BacktestUser(ApiUser):
         """Submit a Monte-Carlo job and watch it until final (``JOB_MAX_POLLS`` polls at most)."""
         strategy = self.rng.choice(self.strategy_names)
         start, end = random_date_range(self.rng)
-        job = self.api.submit_monte_carlo(self.rng.choice(self.watchlist), strategy, start, end,
-                                          num_runs=MONTE_CARLO_RUNS)
+        job = self.api.submit_monte_carlo(
+            self.rng.choice(self.watchlist), strategy, start, end, num_runs=MONTE_CARLO_RUNS
+        )
         if not job:
             return
         deadline = time.monotonic() + JOB_POLL_INTERVAL_S * JOB_MAX_POLLS

@@ -72,14 +72,25 @@ class CacheUser(ApiUser):
             self._run(spec._replace(parameters=self._changed(spec)), CHANGED)
 
     def _run(self, spec: BacktestSpec, kind: str) -> None:
-        self.api.run_backtest(spec.symbol, spec.strategy, parameters=spec.parameters,
-                              start=spec.start, end=spec.end, name=cache_name(kind))
+        self.api.run_backtest(
+            spec.symbol,
+            spec.strategy,
+            parameters=spec.parameters,
+            start=spec.start,
+            end=spec.end,
+            name=cache_name(kind),
+        )
 
     def _draw(self) -> BacktestSpec:
         strategy = self.draws.choice(FALLBACK_STRATEGIES)
         start, end = random_date_range(self.draws)
-        return BacktestSpec(self.draws.choice(UNIVERSE), strategy,
-                            varied_parameters(strategy, self.draws), start, end)
+        return BacktestSpec(
+            self.draws.choice(UNIVERSE),
+            strategy,
+            varied_parameters(strategy, self.draws),
+            start,
+            end,
+        )
 
     def _changed(self, spec: BacktestSpec) -> dict[str, Any] | None:
         for _ in range(MAX_REDRAWS):

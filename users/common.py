@@ -23,9 +23,30 @@ from users.settings import settings_of
 
 #: Symbols users draw their watchlists from (the reference target accepts any ticker).
 UNIVERSE: tuple[str, ...] = (
-    "AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "META", "TSLA", "JPM", "V", "XOM",
-    "JNJ", "PG", "KO", "PEP", "WMT", "DIS", "NFLX", "INTC", "AMD", "BRK.B",
-    "SPY", "QQQ", "IWM", "GLD",
+    "AAPL",
+    "MSFT",
+    "GOOG",
+    "AMZN",
+    "NVDA",
+    "META",
+    "TSLA",
+    "JPM",
+    "V",
+    "XOM",
+    "JNJ",
+    "PG",
+    "KO",
+    "PEP",
+    "WMT",
+    "DIS",
+    "NFLX",
+    "INTC",
+    "AMD",
+    "BRK.B",
+    "SPY",
+    "QQQ",
+    "IWM",
+    "GLD",
 )
 #: Strategies of the reference target, used until (or if never) ``/v1/strategies`` answers.
 FALLBACK_STRATEGIES: tuple[str, ...] = ("sma_cross", "rsi", "macd", "bollinger", "momentum")
@@ -55,8 +76,9 @@ def next_user_index(class_name: str) -> int:
     return next(_USER_COUNTERS.setdefault(class_name, itertools.count()))
 
 
-def random_date_range(rng: random.Random, min_years: int = 1,
-                      max_years: int = 3) -> tuple[str, str]:
+def random_date_range(
+    rng: random.Random, min_years: int = 1, max_years: int = 3
+) -> tuple[str, str]:
     """A ``(start, end)`` pair of ISO dates ``min_years``..``max_years`` (x 365 days) apart."""
     end = LATEST_END - dt.timedelta(days=rng.randint(0, MAX_END_LOOKBACK_DAYS))
     start = end - dt.timedelta(days=DAYS_PER_YEAR * rng.randint(min_years, max_years))
@@ -73,12 +95,18 @@ def varied_parameters(strategy: str, rng: random.Random) -> dict[str, Any] | Non
         fast = rng.randint(3, 50)
         return {"fast_period": fast, "slow_period": fast + rng.randint(5, 150)}
     if strategy == "rsi":
-        return {"period": rng.randint(5, 30), "oversold": float(rng.randint(15, 40)),
-                "overbought": float(rng.randint(60, 85))}
+        return {
+            "period": rng.randint(5, 30),
+            "oversold": float(rng.randint(15, 40)),
+            "overbought": float(rng.randint(60, 85)),
+        }
     if strategy == "macd":
         fast = rng.randint(5, 20)
-        return {"fast": fast, "slow": fast + rng.randint(5, 30),
-                "signal_period": rng.randint(5, 15)}
+        return {
+            "fast": fast,
+            "slow": fast + rng.randint(5, 30),
+            "signal_period": rng.randint(5, 15),
+        }
     if strategy == "bollinger":
         return {"period": rng.randint(10, 50), "std_dev": round(rng.uniform(1.0, 3.0), 1)}
     if strategy == "momentum":
@@ -99,8 +127,12 @@ class StoredBacktests:
         if doc:
             self.ids.append(doc["id"])
 
-    def reread(self, api: BacktestApi, pick: Callable[[Sequence[str]], str],
-               otherwise: Callable[[], object]) -> None:
+    def reread(
+        self,
+        api: BacktestApi,
+        pick: Callable[[Sequence[str]], str],
+        otherwise: Callable[[], object],
+    ) -> None:
         """``GET`` the stored backtest ``pick(ids)`` names; with none stored yet, call
         ``otherwise()`` instead (the user's own fallback, e.g. store one first)."""
         if not self.ids:
@@ -109,15 +141,22 @@ class StoredBacktests:
         api.get_backtest(pick(self.ids))
 
 
-def browse_history(api: BacktestApi, rng: random.Random, limit: int, next_page_share: float,
-                   strategy: str | None = None, symbol: str | None = None) -> None:
+def browse_history(
+    api: BacktestApi,
+    rng: random.Random,
+    limit: int,
+    next_page_share: float,
+    strategy: str | None = None,
+    symbol: str | None = None,
+) -> None:
     """One page of stored backtests (``GET /v1/backtests``, filtered when ``strategy`` or
     ``symbol`` is given); when there is a next page, it is fetched too with probability
     ``next_page_share`` (``rng`` is drawn from only then)."""
     page = api.query_backtests(strategy=strategy, symbol=symbol, limit=limit)
     if page and page.get("next_cursor") and rng.random() < next_page_share:
-        api.query_backtests(strategy=strategy, symbol=symbol, limit=limit,
-                            cursor=page["next_cursor"])
+        api.query_backtests(
+            strategy=strategy, symbol=symbol, limit=limit, cursor=page["next_cursor"]
+        )
 
 
 class ApiUser(FastHttpUser):
@@ -138,8 +177,9 @@ class ApiUser(FastHttpUser):
     user_index: int
 
     def on_start(self) -> None:
-        self.api = BacktestApi(self.client, api_key=settings_of(self.environment).api_key,
-                               validation=self.validation)
+        self.api = BacktestApi(
+            self.client, api_key=settings_of(self.environment).api_key, validation=self.validation
+        )
         name = type(self).__name__
         self.user_index = next_user_index(name)
         self.rng = user_rng(self.environment, name, self.user_index)

@@ -54,7 +54,11 @@ class DataSizeUser(ApiUser):
         end = LATEST_END - dt.timedelta(days=self.rng.randint(0, MAX_END_JITTER_DAYS))
         start = end - dt.timedelta(days=DAYS_PER_YEAR * years)
         strategy = self.rng.choice(FALLBACK_STRATEGIES)
-        self.api.run_backtest(self.rng.choice(UNIVERSE), strategy,
-                              parameters=varied_parameters(strategy, self.rng),
-                              start=start.isoformat(), end=end.isoformat(),
-                              name=sized_name(years))
+        self.api.run_backtest(
+            self.rng.choice(UNIVERSE),
+            strategy,
+            parameters=varied_parameters(strategy, self.rng),
+            start=start.isoformat(),
+            end=end.isoformat(),
+            name=sized_name(years),
+        )

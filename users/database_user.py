@@ -44,8 +44,10 @@ class DatabaseUser(ApiUser):
 
     def on_start(self) -> None:
         super().on_start()
-        self.specs = [(self.rng.choice(UNIVERSE), self.rng.choice(FALLBACK_STRATEGIES))
-                      for _ in range(SPECS_PER_USER)]
+        self.specs = [
+            (self.rng.choice(UNIVERSE), self.rng.choice(FALLBACK_STRATEGIES))
+            for _ in range(SPECS_PER_USER)
+        ]
         self.saved = StoredBacktests(MAX_REMEMBERED)
 
     @tag("write")
@@ -53,8 +55,7 @@ class DatabaseUser(ApiUser):
     def save(self) -> None:
         """Store one more result (a cached backtest: the write is most of the work)."""
         symbol, strategy = self.rng.choice(self.specs)
-        self.saved.remember(self.api.run_backtest(symbol, strategy, start=SAVE_START,
-                                                  end=SAVE_END))
+        self.saved.remember(self.api.run_backtest(symbol, strategy, start=SAVE_START, end=SAVE_END))
 
     @tag("read")
     @task(WEIGHTS["read_back"])
@@ -68,6 +69,11 @@ class DatabaseUser(ApiUser):
         """Filtered history, by symbol, strategy or both; sometimes the next page too."""
         symbol, strategy = self.rng.choice(self.specs)
         by = self.rng.randrange(3)
-        browse_history(self.api, self.rng, self.rng.choice(PAGE_LIMITS), NEXT_PAGE_SHARE,
-                       strategy=strategy if by != 0 else None,
-                       symbol=symbol if by != 1 else None)
+        browse_history(
+            self.api,
+            self.rng,
+            self.rng.choice(PAGE_LIMITS),
+            NEXT_PAGE_SHARE,
+            strategy=strategy if by != 0 else None,
+            symbol=symbol if by != 1 else None,
+        )

@@ -53,8 +53,9 @@ class HighVolumeUser(ApiUser):
     def on_start(self) -> None:
         super().on_start()
         if not 0 < self.min_years <= self.max_years:
-            raise ValueError(f"need 0 < min_years <= max_years, got {self.min_years}, "
-                             f"{self.max_years}")
+            raise ValueError(
+                f"need 0 < min_years <= max_years, got {self.min_years}, {self.max_years}"
+            )
         self.symbols = symbol_universe(self.symbol_count)
 
     @tag("write")
@@ -62,8 +63,12 @@ class HighVolumeUser(ApiUser):
     def run_backtest(self) -> None:
         """A default-parameter backtest of a random symbol over a long range."""
         start, end = random_date_range(self.rng, self.min_years, self.max_years)
-        self.api.run_backtest(self.rng.choice(self.symbols), self.rng.choice(FALLBACK_STRATEGIES),
-                              start=start, end=end)
+        self.api.run_backtest(
+            self.rng.choice(self.symbols),
+            self.rng.choice(FALLBACK_STRATEGIES),
+            start=start,
+            end=end,
+        )
 
     @tag("read")
     @task(WEIGHTS["fetch_market_data"])

@@ -89,8 +89,11 @@ class JobUser(ApiUser):
                 break
             if time.perf_counter() >= deadline:
                 for job in pending:
-                    self._fire("end_to_end", (time.perf_counter() - job.submitted_at) * 1000,
-                               JobOutcomeError("job timed out"))
+                    self._fire(
+                        "end_to_end",
+                        (time.perf_counter() - job.submitted_at) * 1000,
+                        JobOutcomeError("job timed out"),
+                    )
                 break
             gevent.sleep(POLL_INTERVAL_S)
             self.sample_queue()
@@ -113,11 +116,13 @@ class JobUser(ApiUser):
         start, end = random_date_range(self.rng)
         sent = time.perf_counter()
         if self.rng.random() < MONTE_CARLO_SHARE:
-            doc = self.api.submit_monte_carlo(self.rng.choice(UNIVERSE), strategy, start, end,
-                                              num_runs=MONTE_CARLO_RUNS)
+            doc = self.api.submit_monte_carlo(
+                self.rng.choice(UNIVERSE), strategy, start, end, num_runs=MONTE_CARLO_RUNS
+            )
         else:
-            doc = self.api.submit_batch(self.rng.sample(UNIVERSE, SYMBOLS_PER_BATCH_JOB),
-                                        strategy, start, end)
+            doc = self.api.submit_batch(
+                self.rng.sample(UNIVERSE, SYMBOLS_PER_BATCH_JOB), strategy, start, end
+            )
         return TrackedJob(doc["id"], sent, doc) if doc else None
 
     def _report(self, job: TrackedJob, seen_final_at: float) -> None:
@@ -128,9 +133,14 @@ class JobUser(ApiUser):
         if isinstance(started, int | float) and isinstance(finished, int | float):
             self._fire("processing", max(0.0, finished - started) * 1000, error)
 
-    def _fire(self, name: str, value: float, error: Exception | None,
-              request_type: str = JOB_REQUEST_TYPE) -> None:
+    def _fire(
+        self, name: str, value: float, error: Exception | None, request_type: str = JOB_REQUEST_TYPE
+    ) -> None:
         self.environment.events.request.fire(
-            request_type=request_type, name=name, response_time=value, response_length=0,
-            exception=error, context={},
+            request_type=request_type,
+            name=name,
+            response_time=value,
+            response_length=0,
+            exception=error,
+            context={},
         )

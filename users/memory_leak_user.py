@@ -49,10 +49,16 @@ class MemoryLeakUser(ApiUser):
     def cycle(self) -> None:
         """One identical cycle: chart, backtest, reopen it, list the history."""
         self.api.market_data(CYCLE_SYMBOL, start=CYCLE_START, end=CYCLE_END)
-        doc = self.api.run_backtest(CYCLE_SYMBOL, CYCLE_STRATEGY, parameters=CYCLE_PARAMETERS,
-                                    start=CYCLE_START, end=CYCLE_END)
+        doc = self.api.run_backtest(
+            CYCLE_SYMBOL,
+            CYCLE_STRATEGY,
+            parameters=CYCLE_PARAMETERS,
+            start=CYCLE_START,
+            end=CYCLE_END,
+        )
         if doc:
             self.api.get_backtest(doc["id"])
-        self.api.query_backtests(strategy=CYCLE_STRATEGY, symbol=CYCLE_SYMBOL,
-                                 limit=CYCLE_HISTORY_LIMIT)
+        self.api.query_backtests(
+            strategy=CYCLE_STRATEGY, symbol=CYCLE_SYMBOL, limit=CYCLE_HISTORY_LIMIT
+        )
         self.cycles += 1

@@ -49,33 +49,60 @@ Shape = Mapping[str, Any]
 STRATEGY_SHAPE: Shape = {"name": str, "defaults": dict, "parameters": dict}
 STRATEGIES_SHAPE: Shape = {"strategies": [STRATEGY_SHAPE]}
 MARKET_DATA_SHAPE: Shape = {
-    "symbol": str, "start": str, "end": str, "count": int,
-    "bars": {"date": list, "open": list, "high": list, "low": list, "close": list,
-             "volume": list},
+    "symbol": str,
+    "start": str,
+    "end": str,
+    "count": int,
+    "bars": {"date": list, "open": list, "high": list, "low": list, "close": list, "volume": list},
 }
 METRICS_SHAPE: Shape = {
     name: OPTIONAL_NUMBER
-    for name in ("total_return", "annual_return", "sharpe_ratio", "sortino_ratio",
-                 "calmar_ratio", "max_drawdown", "win_rate", "profit_factor")
+    for name in (
+        "total_return",
+        "annual_return",
+        "sharpe_ratio",
+        "sortino_ratio",
+        "calmar_ratio",
+        "max_drawdown",
+        "win_rate",
+        "profit_factor",
+    )
 } | {"total_trades": int}
 TRADE_SHAPE: Shape = {"entry_date": str, "entry_price": NUMBER, "return": NUMBER, "status": str}
 BACKTEST_SHAPE: Shape = {
-    "id": str, "symbol": str, "strategy": str, "parameters": dict, "start": str, "end": str,
-    "created_at": NUMBER, "metrics": METRICS_SHAPE,
-    "equity_curve": {"dates": list, "equity": list}, "trades": [TRADE_SHAPE],
+    "id": str,
+    "symbol": str,
+    "strategy": str,
+    "parameters": dict,
+    "start": str,
+    "end": str,
+    "created_at": NUMBER,
+    "metrics": METRICS_SHAPE,
+    "equity_curve": {"dates": list, "equity": list},
+    "trades": [TRADE_SHAPE],
 }
 BACKTEST_SUMMARY_SHAPE: Shape = {"id": str, "symbol": str, "strategy": str, "metrics": dict}
 BACKTEST_LIST_SHAPE: Shape = {"items": [BACKTEST_SUMMARY_SHAPE], "next_cursor": OPTIONAL_STR}
 JOB_SHAPE: Shape = {
-    "id": str, "kind": str, "status": str, "progress": NUMBER, "created_at": NUMBER,
-    "started_at": OPTIONAL_NUMBER, "finished_at": OPTIONAL_NUMBER,
+    "id": str,
+    "kind": str,
+    "status": str,
+    "progress": NUMBER,
+    "created_at": NUMBER,
+    "started_at": OPTIONAL_NUMBER,
+    "finished_at": OPTIONAL_NUMBER,
 }
 JOB_RESULT_SHAPE: Shape = {"id": str, "kind": str, "status": str, "result": dict}
 QUEUE_SHAPE: Shape = {"depth": int, "running": int, "workers": int}
 
 _JSON_TYPE_NAMES: dict[type, str] = {
-    dict: "object", list: "array", str: "string", int: "integer", float: "number",
-    bool: "boolean", type(None): "null",
+    dict: "object",
+    list: "array",
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
 }
 
 
@@ -135,8 +162,7 @@ def _validate_items(value: Any, spec: Any, path: str) -> str | None:
         if isinstance(spec, Mapping):
             problem = validate_shape(item, spec, f"{path}[]")
         elif not _type_matches(item, spec):
-            problem = (f"key '{path}[]' is {json_type_name(item)}, "
-                       f"expected {_expected_name(spec)}")
+            problem = f"key '{path}[]' is {json_type_name(item)}, expected {_expected_name(spec)}"
         else:
             problem = None
         if problem:
@@ -188,8 +214,11 @@ def error_code(body: bytes | None) -> str | None:
         return None
     err = doc.get("error") if isinstance(doc, dict) else None
     code = err.get("code") if isinstance(err, dict) else None
-    if (isinstance(code, str) and 0 < len(code) <= MAX_ERROR_CODE_CHARS
-            and code.replace("_", "").replace("-", "").isalnum()):
+    if (
+        isinstance(code, str)
+        and 0 < len(code) <= MAX_ERROR_CODE_CHARS
+        and code.replace("_", "").replace("-", "").isalnum()
+    ):
         return code
     return None
 
@@ -252,8 +281,13 @@ def _not_json(raw: RawResponse) -> str:
     return f"body is not JSON ({content_type}): {body_excerpt(text)!r}"
 
 
-def judge(raw: RawResponse, expected_status: int, shape: Shape,
-          check: Callable[[dict], str | None] | None = None, light: bool = False) -> Verdict:
+def judge(
+    raw: RawResponse,
+    expected_status: int,
+    shape: Shape,
+    check: Callable[[dict], str | None] | None = None,
+    light: bool = False,
+) -> Verdict:
     """Decide whether ``raw`` is correct: expected status, JSON, right shape, ``check`` passes.
 
     The order matters: no response beats everything, a 429 is its own kind of
@@ -275,8 +309,10 @@ def judge(raw: RawResponse, expected_status: int, shape: Shape,
         return Verdict(failure=f"connection error: {name}")
     if raw.status == 429:
         wait = parse_retry_after(raw.headers.get("retry-after"))
-        return Verdict(failure="rate limited (429)",
-                       retry_after_s=DEFAULT_RETRY_AFTER_S if wait is None else wait)
+        return Verdict(
+            failure="rate limited (429)",
+            retry_after_s=DEFAULT_RETRY_AFTER_S if wait is None else wait,
+        )
     if raw.status != expected_status:
         code = error_code(raw.content)
         if 200 <= raw.status < 300:

@@ -34,9 +34,12 @@ class RetryAfterGate:
     without time passing.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = _gevent_sleep,
-                 max_wait_s: float = MAX_RETRY_AFTER_S) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = _gevent_sleep,
+        max_wait_s: float = MAX_RETRY_AFTER_S,
+    ) -> None:
         self._clock = clock
         self._sleep = sleep
         self.max_wait_s = max_wait_s

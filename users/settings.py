@@ -96,8 +96,13 @@ def settings_of(source: Any) -> RunSettings:
     return RunSettings(**given)
 
 
-def share_with_workers(options: Any, *, workers: int | None = None, run_id: str | None = None,
-                       run_start: float | None = None) -> None:
+def share_with_workers(
+    options: Any,
+    *,
+    workers: int | None = None,
+    run_id: str | None = None,
+    run_start: float | None = None,
+) -> None:
     """Set the values the master's ``parsed_options`` carry to its workers (None: unchanged)."""
     for name, value in (("workers", workers), ("run_id", run_id), ("run_start", run_start)):
         if value is not None:

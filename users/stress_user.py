@@ -63,11 +63,15 @@ class StressUser(ApiUser):
 
     def _draw_backtest(self) -> Prepared:
         strategy = self.rng.choice(FALLBACK_STRATEGIES)
-        parameters = (None if self.rng.random() < DEFAULT_PARAMETERS_SHARE
-                      else varied_parameters(strategy, self.rng))
+        parameters = (
+            None
+            if self.rng.random() < DEFAULT_PARAMETERS_SHARE
+            else varied_parameters(strategy, self.rng)
+        )
         start, end = random_date_range(self.rng, MIN_YEARS, MAX_YEARS)
-        return BacktestApi.prepare_backtest(self.rng.choice(UNIVERSE), strategy,
-                                            parameters=parameters, start=start, end=end)
+        return BacktestApi.prepare_backtest(
+            self.rng.choice(UNIVERSE), strategy, parameters=parameters, start=start, end=end
+        )
 
     def _draw_market_data(self) -> Prepared:
         start, end = random_date_range(self.rng, MIN_YEARS, MAX_YEARS)

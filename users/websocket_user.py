@@ -93,8 +93,9 @@ class WebSocketUser(ApiUser):
     @task
     def follow_monte_carlo(self) -> None:
         """One job: submit over HTTP, then follow its events (the HTTP call records itself)."""
-        job = self.api.submit_monte_carlo(self.symbol, self.strategy, self.start_date,
-                                          self.end_date, num_runs=self.num_runs)
+        job = self.api.submit_monte_carlo(
+            self.symbol, self.strategy, self.start_date, self.end_date, num_runs=self.num_runs
+        )
         if job is not None:
             self.follow_job(str(job["id"]))
 
@@ -125,8 +126,12 @@ class WebSocketUser(ApiUser):
             except WsRejected:
                 break
             except WsDisconnected as e:
-                self._fire(DISCONNECT_NAME, "WS_CONNECT", (time.perf_counter() - opened) * 1000,
-                           exception=e)
+                self._fire(
+                    DISCONNECT_NAME,
+                    "WS_CONNECT",
+                    (time.perf_counter() - opened) * 1000,
+                    exception=e,
+                )
                 continue
             finally:
                 self._close()
@@ -141,8 +146,9 @@ class WebSocketUser(ApiUser):
         header = [f"{k}: {v}" for k, v in self.api.headers.items()]
         t0 = time.perf_counter()
         try:
-            self._ws = websocket.create_connection(url, header=header,
-                                                   timeout=self.connect_timeout_s)
+            self._ws = websocket.create_connection(
+                url, header=header, timeout=self.connect_timeout_s
+            )
         except Exception as e:
             self._close()
             elapsed_ms = (time.perf_counter() - t0) * 1000
@@ -174,8 +180,12 @@ class WebSocketUser(ApiUser):
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 code = struct.unpack("!H", frame.data[:2])[0] if len(frame.data) >= 2 else None
                 if code in PERMANENT_CLOSE_CODES:
-                    self._fire(ROUTE_JOB_EVENTS, "WS_CONNECT", 0,
-                               exception=WsRejected(f"closed with code {code}"))
+                    self._fire(
+                        ROUTE_JOB_EVENTS,
+                        "WS_CONNECT",
+                        0,
+                        exception=WsRejected(f"closed with code {code}"),
+                    )
                     raise WsRejected(f"closed with code {code}")
                 raise WsDisconnected(f"closed with code {code} before a final status")
             if opcode not in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
@@ -212,11 +222,22 @@ class WebSocketUser(ApiUser):
         ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
         gevent.sleep(ceiling / 2 + self.rng.uniform(0, ceiling / 2))
 
-    def _fire(self, name: str, request_type: str, response_time: float, length: int = 0,
-              exception: Exception | None = None) -> None:
+    def _fire(
+        self,
+        name: str,
+        request_type: str,
+        response_time: float,
+        length: int = 0,
+        exception: Exception | None = None,
+    ) -> None:
         self.environment.events.request.fire(
-            request_type=request_type, name=name, response_time=response_time,
-            response_length=length, exception=exception, context={})
+            request_type=request_type,
+            name=name,
+            response_time=response_time,
+            response_length=length,
+            exception=exception,
+            context={},
+        )
 
     def _close(self) -> None:
         ws, self._ws = self._ws, None

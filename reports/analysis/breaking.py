@@ -26,9 +26,19 @@ from dataclasses import dataclass
 from metrics.summary import percentile_from_counts
 
 __all__ = [
-    "RULE_DROPPED", "RULE_ERRORS", "RULE_P95", "RULE_STALL", "RULE_THROUGHPUT",
-    "BreakLimits", "BreakingPoint", "StatsSnapshot", "StepMeasure", "Verdict",
-    "find_breaking_point", "measure_window", "step_verdict",
+    "RULE_DROPPED",
+    "RULE_ERRORS",
+    "RULE_P95",
+    "RULE_STALL",
+    "RULE_THROUGHPUT",
+    "BreakLimits",
+    "BreakingPoint",
+    "StatsSnapshot",
+    "StepMeasure",
+    "Verdict",
+    "find_breaking_point",
+    "measure_window",
+    "step_verdict",
 ]
 
 P95 = 0.95
@@ -87,7 +97,12 @@ class StepMeasure:
 
 
 RULE_STALL, RULE_ERRORS, RULE_DROPPED, RULE_THROUGHPUT, RULE_P95 = (
-    "stall", "errors", "dropped", "throughput", "p95")
+    "stall",
+    "errors",
+    "dropped",
+    "throughput",
+    "p95",
+)
 """Names of the rules of :func:`step_verdict`, as listed in ``Verdict.rules``."""
 
 
@@ -149,8 +164,9 @@ def measure_window(start: StatsSnapshot, end: StatsSnapshot, offered_rps: float)
         raise ValueError(f"the window must have a positive length, got {duration} s")
     answered = end.answered - start.answered
     failures = end.failures - start.failures
-    window_times = {value: n - start.response_times.get(value, 0)
-                    for value, n in end.response_times.items()}
+    window_times = {
+        value: n - start.response_times.get(value, 0) for value, n in end.response_times.items()
+    }
     return StepMeasure(
         offered_rps=offered_rps,
         achieved_rps=(answered - failures) / duration,
@@ -175,21 +191,30 @@ def step_verdict(measure: StepMeasure, limits: BreakLimits) -> Verdict:
     if measure.offered_rps > 0 and measure.answered == 0 and measure.dropped == 0:
         broken[RULE_STALL] = "no responses"
     if measure.error_ratio > limits.max_error_ratio:
-        broken[RULE_ERRORS] = (f"error ratio {measure.error_ratio:.1%} > "
-                               f"{limits.max_error_ratio:.1%}")
+        broken[RULE_ERRORS] = (
+            f"error ratio {measure.error_ratio:.1%} > {limits.max_error_ratio:.1%}"
+        )
     if measure.dropped_ratio > limits.max_dropped_ratio:
-        broken[RULE_DROPPED] = (f"dropped {measure.dropped:g} arrivals "
-                                f"({measure.dropped_ratio:.1%} > {limits.max_dropped_ratio:.1%})")
+        broken[RULE_DROPPED] = (
+            f"dropped {measure.dropped:g} arrivals "
+            f"({measure.dropped_ratio:.1%} > {limits.max_dropped_ratio:.1%})"
+        )
     if measure.offered_rps > 0 and measure.throughput_ratio < limits.min_throughput_ratio:
-        broken[RULE_THROUGHPUT] = (f"throughput {measure.achieved_rps:.1f}/s is "
-                                   f"{measure.throughput_ratio:.2f} of the offered "
-                                   f"{measure.offered_rps:.1f}/s "
-                                   f"(< {limits.min_throughput_ratio:.2f})")
-    if (limits.max_p95_ms is not None and measure.p95_ms is not None
-            and measure.p95_ms > limits.max_p95_ms):
+        broken[RULE_THROUGHPUT] = (
+            f"throughput {measure.achieved_rps:.1f}/s is "
+            f"{measure.throughput_ratio:.2f} of the offered "
+            f"{measure.offered_rps:.1f}/s "
+            f"(< {limits.min_throughput_ratio:.2f})"
+        )
+    if (
+        limits.max_p95_ms is not None
+        and measure.p95_ms is not None
+        and measure.p95_ms > limits.max_p95_ms
+    ):
         broken[RULE_P95] = f"p95 {measure.p95_ms:.0f} ms > {limits.max_p95_ms:.0f} ms"
-    return Verdict(broken=bool(broken), reason="; ".join(broken.values()) or None,
-                   rules=tuple(broken))
+    return Verdict(
+        broken=bool(broken), reason="; ".join(broken.values()) or None, rules=tuple(broken)
+    )
 
 
 def find_breaking_point(steps: Iterable[StepMeasure], limits: BreakLimits) -> BreakingPoint:
@@ -205,8 +230,10 @@ def find_breaking_point(steps: Iterable[StepMeasure], limits: BreakLimits) -> Br
         return BreakingPoint(
             found=False,
             capacity_rps=max((s.achieved_rps for s in ordered), default=None),
-            offered_at_break=None, reason=None,
-            last_good_step=ordered[-1] if ordered else None)
+            offered_at_break=None,
+            reason=None,
+            last_good_step=ordered[-1] if ordered else None,
+        )
     first_bad, verdict = broken[0]
     good_below = [s for s, v in judged if not v.broken and s.offered_rps < first_bad.offered_rps]
     return BreakingPoint(
@@ -214,4 +241,5 @@ def find_breaking_point(steps: Iterable[StepMeasure], limits: BreakLimits) -> Br
         capacity_rps=max((s.achieved_rps for s in good_below), default=None),
         offered_at_break=first_bad.offered_rps,
         reason=verdict.reason,
-        last_good_step=good_below[-1] if good_below else None)
+        last_good_step=good_below[-1] if good_below else None,
+    )

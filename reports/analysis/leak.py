@@ -113,8 +113,12 @@ def _slope(y: np.ndarray, x: np.ndarray) -> tuple[float, float, float, float] | 
     from scipy.stats import theilslopes
 
     result = theilslopes(y, x, alpha=CONFIDENCE)
-    return (float(result.slope), float(result.intercept), float(result.low_slope),
-            float(result.high_slope))
+    return (
+        float(result.slope),
+        float(result.intercept),
+        float(result.low_slope),
+        float(result.high_slope),
+    )
 
 
 def _r2(y: np.ndarray, x: np.ndarray) -> float | None:
@@ -125,8 +129,11 @@ def _r2(y: np.ndarray, x: np.ndarray) -> float | None:
     return 1.0 - ss_res / float(np.sum((y - y.mean()) ** 2))
 
 
-def _late_half(t: np.ndarray, req: np.ndarray, rss: np.ndarray,
-               ) -> tuple[float, float, float, float] | None:
+def _late_half(
+    t: np.ndarray,
+    req: np.ndarray,
+    rss: np.ndarray,
+) -> tuple[float, float, float, float] | None:
     """The Theil-Sen fit of RSS against requests over the later half of the window (by time)."""
     late = t >= (t[0] + t[-1]) / 2
     return _slope(rss[late], req[late]) if late.sum() >= 3 else None
@@ -143,32 +150,49 @@ def _not_enough(points: int, window_s: float, requests: int, rules: LeakRules) -
     return "not enough data: " + ", ".join(missing) if missing else None
 
 
-def _judge(ci_low: float, r2: float | None, growth_mb: float, start_mb: float,
-           late_ci_low: float | None, rules: LeakRules) -> tuple[str, str]:
+def _judge(
+    ci_low: float,
+    r2: float | None,
+    growth_mb: float,
+    start_mb: float,
+    late_ci_low: float | None,
+    rules: LeakRules,
+) -> tuple[str, str]:
     if ci_low <= 0:
         return "none", "no significant growth: the slope's 95 % CI includes 0 or less"
     if late_ci_low is not None and late_ci_low <= 0:
-        return "none", ("RSS grew early in the window, then stopped growing (no significant "
-                        "slope in its later half): warm-up, not a leak")
+        return "none", (
+            "RSS grew early in the window, then stopped growing (no significant "
+            "slope in its later half): warm-up, not a leak"
+        )
     if growth_mb < rules.suspect_min_growth_mb:
-        return "none", (f"growth of {growth_mb:.1f} MB over the window is below "
-                        f"{rules.suspect_min_growth_mb:g} MB")
+        return "none", (
+            f"growth of {growth_mb:.1f} MB over the window is below "
+            f"{rules.suspect_min_growth_mb:g} MB"
+        )
     need_mb = max(rules.leak_min_growth_mb, rules.leak_min_growth_share * start_mb)
     failed = []
     if r2 is None or r2 < rules.leak_min_r2:
-        failed.append(f"r2 {0.0 if r2 is None else r2:.2f} < {rules.leak_min_r2:g} "
-                      "(the growth explains little of the variation)")
+        failed.append(
+            f"r2 {0.0 if r2 is None else r2:.2f} < {rules.leak_min_r2:g} "
+            "(the growth explains little of the variation)"
+        )
     if growth_mb < need_mb:
         failed.append(f"growth {growth_mb:.1f} MB < {need_mb:.1f} MB")
     if failed:
         return "suspected", "RSS grows steadily, but " + " and ".join(failed)
-    return "leak", (f"RSS grows steadily (r2 {r2:.2f}) by {growth_mb:.1f} MB "
-                    f"(>= {need_mb:.1f} MB)")
+    return "leak", (f"RSS grows steadily (r2 {r2:.2f}) by {growth_mb:.1f} MB (>= {need_mb:.1f} MB)")
 
 
-def analyse_leak(elapsed_s: np.ndarray, cumulative_requests: np.ndarray,
-                 rss_bytes: np.ndarray, *, warmup_s: float | None = None,
-                 max_points: int = 2000, rules: LeakRules = LeakRules()) -> LeakAnalysis:
+def analyse_leak(
+    elapsed_s: np.ndarray,
+    cumulative_requests: np.ndarray,
+    rss_bytes: np.ndarray,
+    *,
+    warmup_s: float | None = None,
+    max_points: int = 2000,
+    rules: LeakRules = LeakRules(),
+) -> LeakAnalysis:
     """Judge the target's RSS over a run (see the module docstring and :class:`LeakRules`).
 
     All three arrays have one value per row; ``cumulative_requests`` counts requests
@@ -209,18 +233,29 @@ def analyse_leak(elapsed_s: np.ndarray, cumulative_requests: np.ndarray,
         verdict, reason = "unknown", "no fit: the request count does not vary"
     else:
         late = _late_half(t, req, rss)
-        verdict, reason = _judge(by_request[2], r2, growth_mb, start_mb,
-                                 None if late is None else late[2], rules)
-        reason = (f"{reason}; slope {kb[0]:.3g} KB/request (95 % CI {kb[1]:.3g} to "
-                  f"{kb[2]:.3g}), {mbh[0]:.3g} MB/hour, over {requests} requests in "
-                  f"{window_s:.0f} s")
+        verdict, reason = _judge(
+            by_request[2], r2, growth_mb, start_mb, None if late is None else late[2], rules
+        )
+        reason = (
+            f"{reason}; slope {kb[0]:.3g} KB/request (95 % CI {kb[1]:.3g} to "
+            f"{kb[2]:.3g}), {mbh[0]:.3g} MB/hour, over {requests} requests in "
+            f"{window_s:.0f} s"
+        )
     return LeakAnalysis(
-        verdict=verdict, reason=reason, slope_kb_per_request=kb[0],
-        slope_kb_per_request_ci_low=kb[1], slope_kb_per_request_ci_high=kb[2],
-        slope_mb_per_hour=mbh[0], slope_mb_per_hour_ci_low=mbh[1],
-        slope_mb_per_hour_ci_high=mbh[2], r2=r2, growth_mb=growth_mb, start_rss_mb=start_mb,
-        intercept_bytes=None if by_request is None else by_request[1], points=points,
+        verdict=verdict,
+        reason=reason,
+        slope_kb_per_request=kb[0],
+        slope_kb_per_request_ci_low=kb[1],
+        slope_kb_per_request_ci_high=kb[2],
+        slope_mb_per_hour=mbh[0],
+        slope_mb_per_hour_ci_low=mbh[1],
+        slope_mb_per_hour_ci_high=mbh[2],
+        r2=r2,
+        growth_mb=growth_mb,
+        start_rss_mb=start_mb,
+        intercept_bytes=None if by_request is None else by_request[1],
+        points=points,
         window_start_s=float(t[0]) if points else None,
         window_end_s=float(t[-1]) if points else None,
-        requests_in_window=requests)
-
+        requests_in_window=requests,
+    )

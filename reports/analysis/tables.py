@@ -40,9 +40,19 @@ from metrics.summary import (
 )
 
 __all__ = [
-    "CACHE_KEY_MIN_RATIO", "DEFAULT_PERCENTILES", "CacheEffect", "DataSizeScaling",
-    "ErrorShare", "JsonResult", "apdex_score", "cache_effect", "data_size_scaling",
-    "error_ratios", "error_type", "json_ready", "percentile_table",
+    "CACHE_KEY_MIN_RATIO",
+    "DEFAULT_PERCENTILES",
+    "CacheEffect",
+    "DataSizeScaling",
+    "ErrorShare",
+    "JsonResult",
+    "apdex_score",
+    "cache_effect",
+    "data_size_scaling",
+    "error_ratios",
+    "error_type",
+    "json_ready",
+    "percentile_table",
 ]
 
 DEFAULT_PERCENTILES: tuple[float, ...] = tuple(SUMMARY_PERCENTILES.values())
@@ -88,9 +98,11 @@ def _histogram(values_ms: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, n
     return values[keep][order], weights[keep][order]
 
 
-def percentile_table(values_ms: np.ndarray, counts: np.ndarray,
-                     percentiles: Sequence[float] = DEFAULT_PERCENTILES,
-                     ) -> dict[str, float | None]:
+def percentile_table(
+    values_ms: np.ndarray,
+    counts: np.ndarray,
+    percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+) -> dict[str, float | None]:
     """``summary.json``'s latency columns from a histogram given as value/count arrays
     (a saved HDR histogram read back: each bucket's highest equivalent value, in ms).
 
@@ -107,16 +119,21 @@ def percentile_table(values_ms: np.ndarray, counts: np.ndarray,
     if any(not 0 < p <= 100 for p in percentiles):
         raise ValueError(f"percentiles must be in (0, 100], got {list(percentiles)}")
     positions = rank_positions(np.cumsum(weights).tolist(), percentiles)
-    table: dict[str, float | None] = {key: float(values[positions[p]])
-                                      for key, p in zip(keys, percentiles, strict=True)}
+    table: dict[str, float | None] = {
+        key: float(values[positions[p]]) for key, p in zip(keys, percentiles, strict=True)
+    }
     table["max_ms"] = float(values[-1])
     table["avg_ms"] = float(np.dot(values, weights) / weights.sum())
     return table
 
 
-def apdex_score(values_ms: np.ndarray, counts: np.ndarray, t_ms: float,
-                failed_values_ms: np.ndarray | None = None,
-                failed_counts: np.ndarray | None = None) -> float | None:
+def apdex_score(
+    values_ms: np.ndarray,
+    counts: np.ndarray,
+    t_ms: float,
+    failed_values_ms: np.ndarray | None = None,
+    failed_counts: np.ndarray | None = None,
+) -> float | None:
     """Apdex for target time ``t_ms`` of a histogram given as value/count arrays, unrounded,
     by :func:`metrics.summary.apdex_ratio` (the score ``summary.json``'s comes from).
 
@@ -134,8 +151,7 @@ def apdex_score(values_ms: np.ndarray, counts: np.ndarray, t_ms: float,
     elif failed_values_ms is not None:
         failed = float(np.asarray(failed_values_ms).size)
     satisfied = float(weights[values <= t_ms].sum())
-    tolerating = float(weights[(values > t_ms)
-                               & (values <= APDEX_TOLERATING_FACTOR * t_ms)].sum())
+    tolerating = float(weights[(values > t_ms) & (values <= APDEX_TOLERATING_FACTOR * t_ms)].sum())
     return apdex_ratio(satisfied, tolerating, float(weights.sum()) + failed)
 
 
@@ -151,7 +167,7 @@ _STATUS_AFTER = re.compile(r"\s+[A-Z]")
 def _number_token(match: re.Match[str]) -> str:
     token = match.group(0)
     if _STATUS.fullmatch(token):
-        before = match.string[max(0, match.start() - 40):match.start()]
+        before = match.string[max(0, match.start() - 40) : match.start()]
         if _STATUS_AFTER.match(match.string, match.end()) or _STATUS_BEFORE.search(before):
             return token
     return "<n>"
@@ -196,17 +212,22 @@ def error_ratios(errors: Sequence[Mapping[str, Any]], total_requests: int) -> li
         if count <= 0:
             continue
         message = str(row.get("message", ""))
-        group = groups.setdefault(error_type(message), {"count": 0, "endpoints": set(),
-                                                        "messages": {}})
+        group = groups.setdefault(
+            error_type(message), {"count": 0, "endpoints": set(), "messages": {}}
+        )
         group["count"] += count
         group["endpoints"].add(f"{row.get('method', '')} {row.get('name', '')}".strip())
         group["messages"][message] = group["messages"].get(message, 0) + count
     shares = [
-        ErrorShare(error_type=kind, count=g["count"],
-                   ratio=g["count"] / total_requests if total_requests > 0 else None,
-                   endpoints=tuple(sorted(g["endpoints"])),
-                   example=max(g["messages"].items(), key=lambda kv: kv[1])[0])
-        for kind, g in groups.items()]
+        ErrorShare(
+            error_type=kind,
+            count=g["count"],
+            ratio=g["count"] / total_requests if total_requests > 0 else None,
+            endpoints=tuple(sorted(g["endpoints"])),
+            example=max(g["messages"].items(), key=lambda kv: kv[1])[0],
+        )
+        for kind, g in groups.items()
+    ]
     return sorted(shares, key=lambda s: (-s.count, s.error_type))
 
 
@@ -226,8 +247,9 @@ def _tagged_rows(endpoints: Sequence[Mapping[str, Any]]) -> list[TaggedRow]:
     for row in endpoints:
         match = _TAGGED.match(str(row.get("name", "")))
         if match:
-            found.append((str(row.get("method", "")), match["base"],
-                          match["tag"].strip().lower(), row))
+            found.append(
+                (str(row.get("method", "")), match["base"], match["tag"].strip().lower(), row)
+            )
     return found
 
 
@@ -270,15 +292,24 @@ def cache_effect(endpoints: Sequence[Mapping[str, Any]]) -> list[CacheEffect]:
             tags[tag] = row
     effects = []
     for (base, method), tags in sorted(best.items()):
-        cold, warm, changed = (_p50(tags[t]) if t in tags else None
-                               for t in ("cold", "warm", "changed"))
+        cold, warm, changed = (
+            _p50(tags[t]) if t in tags else None for t in ("cold", "warm", "changed")
+        )
         changed_vs_cold = _ratio(changed, cold)
-        effects.append(CacheEffect(
-            method=method, name=base, cold_p50_ms=cold, warm_p50_ms=warm,
-            changed_p50_ms=changed, speedup=_ratio(cold, warm),
-            changed_vs_cold=changed_vs_cold,
-            cache_key_ok=None if changed_vs_cold is None
-            else changed_vs_cold >= CACHE_KEY_MIN_RATIO))
+        effects.append(
+            CacheEffect(
+                method=method,
+                name=base,
+                cold_p50_ms=cold,
+                warm_p50_ms=warm,
+                changed_p50_ms=changed,
+                speedup=_ratio(cold, warm),
+                changed_vs_cold=changed_vs_cold,
+                cache_key_ok=None
+                if changed_vs_cold is None
+                else changed_vs_cold >= CACHE_KEY_MIN_RATIO,
+            )
+        )
     return effects
 
 
@@ -319,8 +350,10 @@ def data_size_scaling(endpoints: Sequence[Mapping[str, Any]]) -> DataSizeScaling
             sizes[size] = row
     if not groups:
         return None
-    (method, base), sizes = max(groups.items(), key=lambda kv: (
-        len(kv[1]), sum(r.get("count") or 0 for r in kv[1].values())))
+    (method, base), sizes = max(
+        groups.items(),
+        key=lambda kv: (len(kv[1]), sum(r.get("count") or 0 for r in kv[1].values())),
+    )
     if len(sizes) < 2:
         return None
     years = np.array(sorted(sizes), dtype=float)
@@ -332,10 +365,17 @@ def data_size_scaling(endpoints: Sequence[Mapping[str, Any]]) -> DataSizeScaling
     r2 = 1.0 - residual / spread if spread > 0 else 1.0
     growth = _ratio(float(ms[-1]), float(ms[0]))
     return DataSizeScaling(
-        method=method, name=base, years=tuple(float(y) for y in years),
-        p50_ms=tuple(float(t) for t in ms), intercept_ms=float(intercept),
-        ms_per_year=float(slope), r2=float(r2),
-        ratio_per_year=None if growth is None or growth <= 0
+        method=method,
+        name=base,
+        years=tuple(float(y) for y in years),
+        p50_ms=tuple(float(t) for t in ms),
+        intercept_ms=float(intercept),
+        ms_per_year=float(slope),
+        r2=float(r2),
+        ratio_per_year=None
+        if growth is None or growth <= 0
         else float(growth ** (1.0 / (years[-1] - years[0]))),
-        linear_ratio=None if growth is None or years[0] <= 0
-        else float(growth / (years[-1] / years[0])))
+        linear_ratio=None
+        if growth is None or years[0] <= 0
+        else float(growth / (years[-1] / years[0])),
+    )

@@ -79,8 +79,11 @@ def _linearised(n: np.ndarray, x: np.ndarray) -> tuple[float, float, float] | No
     return min(b / a, 1.0), c / a, 1.0 / a
 
 
-def _refined(n: np.ndarray, x: np.ndarray, start: tuple[float, float, float],
-             ) -> tuple[float, float, float]:
+def _refined(
+    n: np.ndarray,
+    x: np.ndarray,
+    start: tuple[float, float, float],
+) -> tuple[float, float, float]:
     """Least squares on X itself, within the bounds; ``start`` when it does not converge."""
     from scipy.optimize import OptimizeWarning, curve_fit
 
@@ -88,9 +91,15 @@ def _refined(n: np.ndarray, x: np.ndarray, start: tuple[float, float, float],
     try:
         with warnings.catch_warnings():  # the covariance is not used: its warning is noise
             warnings.simplefilter("ignore", OptimizeWarning)
-            params, _ = curve_fit(usl_throughput, n, x, p0=[sigma0, kappa0, lam0],
-                                  bounds=([0.0, 0.0, 1e-12], [1.0, np.inf, np.inf]),
-                                  x_scale="jac", max_nfev=10_000)
+            params, _ = curve_fit(
+                usl_throughput,
+                n,
+                x,
+                p0=[sigma0, kappa0, lam0],
+                bounds=([0.0, 0.0, 1e-12], [1.0, np.inf, np.inf]),
+                x_scale="jac",
+                max_nfev=10_000,
+            )
     except (RuntimeError, ValueError):
         return start
     return float(params[0]), float(params[1]), float(params[2])
@@ -100,20 +109,30 @@ def _pct(value: float) -> str:
     return f"{value * 100:.3g} %"
 
 
-def _meaning(sigma: float, kappa: float, lam: float, peak: float | None,
-             best: float | None, n_max: float, unit: str) -> str:
+def _meaning(
+    sigma: float,
+    kappa: float,
+    lam: float,
+    peak: float | None,
+    best: float | None,
+    n_max: float,
+    unit: str,
+) -> str:
     if peak is not None and best is not None:
         where = " (beyond the measured range: extrapolated)" if peak > n_max else ""
-        return (f"contention {_pct(sigma)}, coherency {_pct(kappa)}: throughput peaks "
-                f"near {peak:.0f} {unit} at about {best:.0f} req/s{where}")
+        return (
+            f"contention {_pct(sigma)}, coherency {_pct(kappa)}: throughput peaks "
+            f"near {peak:.0f} {unit} at about {best:.0f} req/s{where}"
+        )
     if best is not None:
-        return (f"contention {_pct(sigma)}, no coherency cost: throughput approaches "
-                f"{best:.0f} req/s but does not fall")
+        return (
+            f"contention {_pct(sigma)}, no coherency cost: throughput approaches "
+            f"{best:.0f} req/s but does not fall"
+        )
     return f"linear scaling: each one of the {unit} adds {lam:.3g} req/s, no limit in sight"
 
 
-def fit_usl(concurrency: np.ndarray, throughput: np.ndarray, *,
-            unit: str = "users") -> UslFit:
+def fit_usl(concurrency: np.ndarray, throughput: np.ndarray, *, unit: str = "users") -> UslFit:
     """Fit the USL to (concurrency, throughput) points, e.g. the steps of a stepped run.
 
     ``unit`` names the concurrency in the note ("users", "requests in flight").
@@ -127,23 +146,37 @@ def fit_usl(concurrency: np.ndarray, throughput: np.ndarray, *,
     n_all = np.asarray(concurrency, dtype=float).ravel()
     x_all = np.asarray(throughput, dtype=float).ravel()
     if n_all.shape != x_all.shape:
-        raise ValueError(f"concurrency and throughput differ in length: {n_all.size} != "
-                         f"{x_all.size}")
+        raise ValueError(
+            f"concurrency and throughput differ in length: {n_all.size} != {x_all.size}"
+        )
     finite = np.isfinite(n_all) & np.isfinite(x_all)
     positive = finite & (n_all > 0) & (x_all > 0)
     n, x = n_all[positive], x_all[positive]
     levels = np.unique(n).size
     problems = []
     if (finite & ~positive).any():
-        problems.append(f"{int((finite & ~positive).sum())} point(s) with non-positive "
-                        "concurrency or throughput, which the USL does not model, were left out")
+        problems.append(
+            f"{int((finite & ~positive).sum())} point(s) with non-positive "
+            "concurrency or throughput, which the USL does not model, were left out"
+        )
     if levels < MIN_LEVELS:
-        problems.append(f"only {levels} distinct concurrency level(s): at least {MIN_LEVELS} "
-                        "are needed to test a 3-parameter fit")
+        problems.append(
+            f"only {levels} distinct concurrency level(s): at least {MIN_LEVELS} "
+            "are needed to test a 3-parameter fit"
+        )
     if levels < 3:
-        return UslFit(sigma=None, kappa=None, lam=None, peak_concurrency=None,
-                      max_throughput=None, r2=None, rmse=None, points=int(n.size),
-                      supported=False, note="; ".join(problems))
+        return UslFit(
+            sigma=None,
+            kappa=None,
+            lam=None,
+            peak_concurrency=None,
+            max_throughput=None,
+            r2=None,
+            rmse=None,
+            points=int(n.size),
+            supported=False,
+            note="; ".join(problems),
+        )
     start = _linearised(n, x) or (0.0, 0.0, float(np.max(x / n)))
     sigma, kappa, lam = _refined(n, x, start)
     n_max = float(n.max())
@@ -157,16 +190,25 @@ def fit_usl(concurrency: np.ndarray, throughput: np.ndarray, *,
     else:
         best = lam / sigma if sigma > 0 else None
     residuals = x - usl_throughput(n, sigma, kappa, lam)
-    ss_res = float(np.sum(residuals ** 2))
+    ss_res = float(np.sum(residuals**2))
     ss_tot = float(np.sum((x - x.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
     if r2 < MIN_R2:
         problems.append(f"the USL does not describe these points (r2 {r2:.2f} < {MIN_R2})")
     meaning = _meaning(sigma, kappa, lam, peak, best, n_max, unit)
     note = f"not supported: {'; '.join(problems)}. Fit: {meaning}" if problems else meaning
-    return UslFit(sigma=sigma, kappa=kappa, lam=lam, peak_concurrency=peak,
-                  max_throughput=best, r2=r2, rmse=math.sqrt(ss_res / n.size),
-                  points=int(n.size), supported=not problems, note=note)
+    return UslFit(
+        sigma=sigma,
+        kappa=kappa,
+        lam=lam,
+        peak_concurrency=peak,
+        max_throughput=best,
+        r2=r2,
+        rmse=math.sqrt(ss_res / n.size),
+        points=int(n.size),
+        supported=not problems,
+        note=note,
+    )
 
 
 def usl_curve(fit: UslFit, n_values: np.ndarray) -> np.ndarray:

@@ -1,0 +1,192 @@
+"""locustfile.py as a user runs it: options, bad input, and the embedded default target."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from tests.locust_runs import (
+    LOCUSTFILE,
+    REPO,
+    assert_gone,
+    processes_args,
+    run_locust,
+    started_targets,
+)
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--host", "ftp://example.com"], "--host"),
+        (["--host", "not a url"], "--host"),
+        (["--arrival-rate", "0"], "--arrival-rate"),
+        (["--arrival-rate", "-5"], "--arrival-rate"),
+        (["--arrival-rate", "fast"], "--arrival-rate"),
+        (["NoSuchUser"], "unknown user class NoSuchUser"),
+        (["--max-in-flight", "0"], "--max-in-flight"),
+        (["--shape", "zigzag"], "--shape"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
+    run = run_locust("-u", "1", "-t", "2s", *args, tmp_path=tmp_path, timeout=60)
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], run.stderr
+    assert "Traceback" not in run.stderr
+    assert not run.stats, "no load may be sent on bad input"
+
+
+def test_bad_target_flags_are_one_line(tmp_path):
+    run = run_locust(
+        "-u", "1", "-t", "2s", "--target-flags", "--error-rate 7", tmp_path=tmp_path, timeout=60
+    )
+    assert run.returncode == 2
+    assert "embedded reference target did not start" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_default_population_against_embedded_target(default_run):
+    run = default_run  # conftest's shared run of the default population, no class named
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "started the reference target at http://127.0.0.1:" in run.stderr
+    assert run.count() > 0 and int(run.total["Failure Count"]) == 0, run.failures
+    names = {name for _, name in run.stats}
+    assert "/v1/backtests" in names and "/v1/jobs" in names
+    assert not any(
+        "StressUser" in line for line in run.stderr.splitlines() if "Spawning" in line
+    ), "only the default population runs"
+
+
+def test_processes_mode_starts_exactly_one_target(tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        LOCUSTFILE,
+        "--headless",
+        *processes_args(2),
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "8s",
+        "--only-summary",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "StressUser",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    seen: set[int] = set()
+    try:
+        root = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                seen |= {
+                    c.pid
+                    for c in root.children(recursive=True)
+                    if c.cmdline()[1:3] == ["-m", "target"]
+                }
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert len(seen) == 1, f"expected one target, saw {seen}"
+    assert started_targets(err) == list(seen)
+    assert_gone(list(seen))
+
+
+def test_ctrl_c_stops_the_embedded_target(tmp_path):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            LOCUSTFILE,
+            "--headless",
+            "-u",
+            "2",
+            "-t",
+            "60s",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "StressUser",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log = ""
+    try:
+        deadline = time.monotonic() + 60
+        while not started_targets(log) and time.monotonic() < deadline:
+            log += proc.stderr.readline()
+        assert started_targets(log), "the embedded target never started"
+        target = psutil.Process(started_targets(log)[0])
+        family = [target, *target.children(recursive=True)]
+        deadline = time.monotonic() + 30
+        while (
+            "Ramping to" not in log
+            and "All users spawned" not in log
+            and time.monotonic() < deadline
+        ):
+            log += proc.stderr.readline()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _, alive = psutil.wait_procs(family, timeout=15)
+    assert not alive
+
+
+def test_api_key_reaches_the_target_and_never_the_output(tmp_path):
+    key = "k3y-that-must-not-leak"
+    run = run_locust(
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "6s",
+        "StressUser",
+        tmp_path=tmp_path,
+        env={"QUANTLOAD_API_KEY": key},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.count() > 0 and int(run.total["Failure Count"]) == 0, run.failures
+    assert key not in run.stdout + run.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "summary.json" for p in written)
+    for path in written:  # CSV, run directory (meta, rows, events, summary, junit)
+        assert key not in path.read_text(errors="replace"), path
+    # the target really checks it: told another key, it refuses every request
+    refused = run_locust(
+        "-u",
+        "1",
+        "-t",
+        "4s",
+        "StressUser",
+        "--target-flags",
+        "--api-key other",
+        tmp_path=tmp_path / "refused",
+        env={"QUANTLOAD_API_KEY": key},
+    )
+    assert refused.count() > 0 and refused.count() == int(refused.total["Failure Count"])
+    assert key not in refused.stdout + refused.stderr

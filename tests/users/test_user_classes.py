@@ -1,0 +1,71 @@
+"""Each HTTP user class in a real ~15 s headless run against the embedded target.
+
+Every run: requests > 0, failures 0, the embedded target gone afterwards
+(``run_locust`` checks), plus the class's own outcome. The four runs are independent,
+so one module fixture starts them two at a time.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.locust_runs import run_locust_many
+
+RUN = ("-u", "4", "-r", "4", "-t", "15s", "--seed", "11")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return run_locust_many(
+        {
+            "BacktestUser": (*RUN, "BacktestUser"),
+            "StressUser": (*RUN, "StressUser"),
+            "MemoryLeakUser": (*RUN, "MemoryLeakUser"),
+            "JobUser": (*RUN, "JobUser", "--target-flags", "--job-step-ms 20"),
+        },
+        tmp_path_factory.mktemp("user-classes"),
+    )
+
+
+def assert_clean(run) -> None:
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.count() > 0
+    assert int(run.total["Failure Count"]) == 0, run.failures
+    assert "Traceback" not in run.stderr
+
+
+def test_backtest_user_covers_an_analyst_session(runs):
+    run = runs["BacktestUser"]
+    assert_clean(run)
+    routes = {(method, name) for method, name in run.stats if name != "Aggregated"}
+    assert ("GET", "/v1/market-data/{symbol}") in routes
+    assert len(routes) >= 3, routes  # several kinds of task, think time between them
+    assert run.count() < 4 * 15, "think time keeps an analyst well under 1 request/s"
+
+
+def test_stress_user_hammers_expensive_routes(runs):
+    run = runs["StressUser"]
+    assert_clean(run)
+    backtests = int(run.row("POST", "/v1/backtests")["Request Count"])
+    market = int(run.row("GET", "/v1/market-data/{symbol}")["Request Count"])
+    assert backtests > 100 and market > 50, (backtests, market)
+    assert float(run.total["Requests/s"]) > 20
+
+
+def test_memory_leak_user_repeats_identical_cycles(runs):
+    run = runs["MemoryLeakUser"]
+    assert_clean(run)
+    counts = [int(r["Request Count"]) for (m, n), r in run.stats.items() if n != "Aggregated"]
+    assert len(counts) >= 3 and min(counts) > 20
+    assert max(counts) - min(counts) <= 4, f"one of each request per cycle and user: {counts}"
+
+
+def test_job_user_tracks_jobs_to_completion(runs):
+    run = runs["JobUser"]
+    assert_clean(run)
+    end_to_end = run.row("JOB", "end_to_end")
+    processing = run.row("JOB", "processing")
+    assert int(end_to_end["Request Count"]) >= 3
+    assert int(processing["Request Count"]) == int(end_to_end["Request Count"])
+    assert float(end_to_end["Median Response Time"]) >= float(processing["Median Response Time"])
+    assert int(run.row("POST", "/v1/jobs")["Request Count"]) >= 3
