@@ -42,11 +42,13 @@ from reports.analysis.breaking import (
     RULE_P95,
     BreakingPoint,
     BreakLimits,
+    P95Limit,
     StatsSnapshot,
     StepMeasure,
     Verdict,
     find_breaking_point,
     measure_window,
+    p95_limit,
     step_verdict,
 )
 
@@ -111,6 +113,8 @@ class BreakpointSearch:
     ) -> None:
         self.settings = settings or SearchSettings()
         self.limits = limits or BreakLimits()
+        self.p95_limit = self._p95_limit(self.limits.max_p95_ms, None)
+        """The p95 limit and where it came from (given, or derived from the first step)."""
         self.steps: list[SearchStep] = []
         self.retried: list[SearchStep] = []
         """Doubtful breaks, measured again (the repeat is in ``steps``)."""
@@ -185,6 +189,7 @@ class BreakpointSearch:
             "stop_reason": self.stop_reason,
             "elapsed_s": self._now - self._t0 if self._t0 is not None else 0.0,
             "limits": asdict(self.limits),
+            "p95_limit": asdict(self.p95_limit),
             "settings": asdict(self.settings),
             "steps": [_step_dict(s) for s in self.steps],
             "retried": [_step_dict(s) for s in self.retried],
@@ -236,10 +241,8 @@ class BreakpointSearch:
         assert self._window_start is not None and self._t0 is not None
         measure = measure_window(self._window_start, snapshot, self.rate)
         if not self.steps and self.limits.max_p95_ms is None and measure.p95_ms is not None:
-            limit = max(
-                self.settings.p95_limit_factor * measure.p95_ms, self.settings.p95_limit_floor_ms
-            )
-            self.limits = replace(self.limits, max_p95_ms=limit)
+            self.p95_limit = self._p95_limit(None, measure.p95_ms)
+            self.limits = replace(self.limits, max_p95_ms=self.p95_limit.ms)
         verdict = step_verdict(measure, self.limits)
         started = self._since - self._t0
         step = SearchStep(len(self.steps) + 1, self.phase, started, measure, verdict)
@@ -269,6 +272,14 @@ class BreakpointSearch:
             self.state, self._since = "drain", now_s
         else:
             self._begin_step(now_s, next_rate, phase)
+
+    def _p95_limit(self, given_ms: float | None, first_p95_ms: float | None) -> P95Limit:
+        return p95_limit(
+            given_ms,
+            first_p95_ms,
+            factor=self.settings.p95_limit_factor,
+            floor_ms=self.settings.p95_limit_floor_ms,
+        )
 
     def _next_rate(self) -> tuple[float | None, str]:
         """The next step's rate and phase, or (None, _) after stopping the search."""

@@ -29,11 +29,13 @@ from reports.analysis.breaking import (
     RULE_THROUGHPUT,
     BreakingPoint,
     BreakLimits,
+    P95Limit,
     StatsSnapshot,
     StepMeasure,
     Verdict,
     find_breaking_point,
     measure_window,
+    p95_limit,
     step_verdict,
 )
 from reports.analysis.leak import LeakAnalysis, LeakRules, analyse_leak
@@ -63,11 +65,13 @@ __all__ = [
     "RULE_THROUGHPUT",
     "BreakLimits",
     "BreakingPoint",
+    "P95Limit",
     "StatsSnapshot",
     "StepMeasure",
     "Verdict",
     "find_breaking_point",
     "measure_window",
+    "p95_limit",
     "step_verdict",
     # tables
     "CacheEffect",

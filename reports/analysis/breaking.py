@@ -33,15 +33,21 @@ __all__ = [
     "RULE_THROUGHPUT",
     "BreakLimits",
     "BreakingPoint",
+    "P95Limit",
     "StatsSnapshot",
     "StepMeasure",
     "Verdict",
     "find_breaking_point",
     "measure_window",
+    "p95_limit",
     "step_verdict",
 ]
 
 P95 = 0.95
+P95_LIMIT_FACTOR = 10.0
+"""Without a given limit, a step's p95 over this many times the first step's breaks it ..."""
+P95_LIMIT_FLOOR_MS = 250.0
+"""... but never a limit below this (a fast service's 2 ms p95 would otherwise set 20 ms)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,51 @@ class BreakLimits:
     max_dropped_ratio: float = 0.001
     """Dropped arrivals / all arrivals in the window above this: broken (the load
     generator's in-flight cap filled up: requests outstanding without answer)."""
+
+
+@dataclass(frozen=True)
+class P95Limit:
+    """The p95 limit a search or a stepped run judged its steps by, and where it came from.
+
+    ``source``: ``"given"`` (an option set it), ``"derived"`` (``factor`` x the first step's
+    p95 ``first_p95_ms``, at least ``floor_ms``) or ``"none"`` (no limit: latency alone
+    never broke a step).
+    """
+
+    ms: float | None
+    source: str
+    first_p95_ms: float | None = None
+    factor: float = P95_LIMIT_FACTOR
+    floor_ms: float = P95_LIMIT_FLOOR_MS
+
+    def describe(self) -> str:
+        """One plain sentence: the limit and its origin."""
+        if self.ms is None:
+            return "no p95 limit: latency alone never broke a step"
+        if self.source == "given":
+            return f"p95 limit {self.ms:,.0f} ms, as given"
+        basis = "-" if self.first_p95_ms is None else f"{self.first_p95_ms:,.1f}"
+        return (
+            f"p95 limit {self.ms:,.0f} ms: {self.factor:g} x the first step's p95 "
+            f"({basis} ms), at least {self.floor_ms:,.0f} ms"
+        )
+
+
+def p95_limit(
+    given_ms: float | None,
+    first_p95_ms: float | None,
+    *,
+    factor: float = P95_LIMIT_FACTOR,
+    floor_ms: float = P95_LIMIT_FLOOR_MS,
+) -> P95Limit:
+    """The p95 limit: ``given_ms`` when set, else ``max(factor * first_p95_ms, floor_ms)``
+    (no limit while the first step's p95 is unknown). The live search and the report's
+    stepped runs both take it from here."""
+    if given_ms is not None:
+        return P95Limit(given_ms, "given", first_p95_ms, factor, floor_ms)
+    if first_p95_ms is None:
+        return P95Limit(None, "none", None, factor, floor_ms)
+    return P95Limit(max(factor * first_p95_ms, floor_ms), "derived", first_p95_ms, factor, floor_ms)
 
 
 @dataclass(frozen=True)

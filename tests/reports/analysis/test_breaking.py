@@ -15,6 +15,7 @@ from reports.analysis.breaking import (
     StepMeasure,
     find_breaking_point,
     measure_window,
+    p95_limit,
     step_verdict,
 )
 
@@ -190,3 +191,13 @@ def test_a_window_needs_a_positive_length():
     snap = StatsSnapshot(5.0, 10, 0, 0, {})
     with pytest.raises(ValueError):
         measure_window(snap, snap, offered_rps=1)
+
+
+def test_the_p95_limit_is_given_or_ten_times_the_first_step_at_least_250_ms():
+    given = p95_limit(400.0, 80.0)
+    assert (given.ms, given.source) == (400.0, "given") and "as given" in given.describe()
+    derived = p95_limit(None, 64.0)
+    assert (derived.ms, derived.source) == (640.0, "derived")
+    assert "10 x the first step's p95 (64.0 ms)" in derived.describe()
+    assert p95_limit(None, 2.0).ms == 250.0  # the floor
+    assert p95_limit(None, None).ms is None and "no p95 limit" in p95_limit(None, None).describe()
