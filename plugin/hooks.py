@@ -302,6 +302,9 @@ def register(default_users: Iterable[str]) -> None:
             install_report_link(environment.web_ui, lambda: _run_end.last_report)
         if isinstance(environment.runner, WorkerRunner):
             environment.runner.register_message(ARRIVAL_RATE_MESSAGE, _follow_arrival_rate)
+        # gevent's loop clock is cached since the loop last ran (before the suite's imports):
+        # Locust's spawn_later(run_time) would count from then and end -t runs early.
+        gevent.get_hub().loop.update_now()
 
     events.test_start.add_listener(_share_worker_count)
     events.quitting.add_listener(_stop_embedded_target)
