@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,7 +38,12 @@ from plugin.option_types import (
 from reports.threshold_files import load_thresholds
 from reports.threshold_parsing import parse_threshold
 from reports.thresholds import ThresholdError, ThresholdSet
-from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S, DEFAULT_RESULTS_DIR
+from rundir.layout import (
+    DEFAULT_APDEX_T_MS,
+    DEFAULT_INTERVAL_S,
+    DEFAULT_RESULTS_DIR,
+    run_dir_error,
+)
 from scenarios.catalogue import SHAPES
 from scenarios.options import scenario_user_names
 from users.settings import DEFAULT_SEED, settings_of
@@ -326,7 +332,8 @@ def check_after_parse(
     available_classes: Callable[[], Iterable[str]],
     after: Callable[[argparse.Namespace], None] | None = None,
 ) -> None:
-    """Make ``parser.parse_args`` reject a bad --host or unknown class names with exit 2.
+    """Make ``parser.parse_args`` reject a bad --host, an unusable --run-dir or unknown class
+    names with exit 2 (and make ``--run-dir`` absolute).
 
     A profile's ``--scenario-users`` are applied first; ``after`` then sees the checked
     options (to fill in defaults).
@@ -339,6 +346,11 @@ def check_after_parse(
         settings = settings_of(options)
         if message := host_error(settings.host):
             parser.error(message)
+        if not settings.worker:  # the run directory is usable: known before any load
+            if message := run_dir_error(settings.run_dir or DEFAULT_RESULTS_DIR):
+                parser.error(f"argument --run-dir: {message}")
+            if settings.run_dir:  # resolved once: the web UI serves files by absolute path
+                options.run_dir = str(Path(settings.run_dir).absolute())
         names = settings.user_classes
         if missing := unknown_classes(names, available_classes()):
             known = ", ".join(sorted(available_classes()))

@@ -19,9 +19,14 @@ Writing is :mod:`rundir.files` (and :mod:`rundir.writer` above it), reading
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import tempfile
 import time
 from pathlib import Path
+
+logger = logging.getLogger("quantload")
 
 DEFAULT_RESULTS_DIR = "results"
 """Parent of the per-run directories, relative to the working directory."""
@@ -71,16 +76,53 @@ def make_run_id(epoch: float, stem: str) -> str:
     return f"{time.strftime(RUN_ID_TIME_FORMAT, time.localtime(epoch))}-{slugify(stem)}"
 
 
+def run_dir_error(path: str) -> str | None:
+    """Why ``path`` cannot hold a run directory (an existing file, a path under a file, a
+    place where nothing can be created), or None when it can. Creates nothing that stays:
+    it probes the nearest existing folder with a temporary directory."""
+    target = Path(path).absolute()
+    if target.exists() and not target.is_dir():
+        return f"{path!r} is a file, not a directory"
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{path!r} is under {str(existing)!r}, which is a file"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".quantload-probe-", dir=existing))
+    except OSError as exc:
+        return f"{path!r} cannot be created in {str(existing)!r}: {exc.strerror or exc}"
+    return None
+
+
+def holds_run(path: Path) -> bool:
+    """Does ``path`` already hold a run (its meta, rows or summary)?"""
+    return any((path / name).exists() for name in (META_FILE, TIMESERIES_FILE, SUMMARY_FILE))
+
+
 def claim_run_dir(
     run_id: str, explicit: str | None = None, nth: int = 1, results_dir: str = DEFAULT_RESULTS_DIR
 ) -> Path:
-    """The directory for a run: ``explicit`` (``-<nth>`` appended from the second run of a
-    process), else a new ``results/<run-id>`` (``-2``, ``-3`` ... if it exists)."""
+    """The directory for a run, absolute: ``explicit`` (``-<nth>`` appended from the second
+    run of a process), else a new ``results/<run-id>`` (``-2``, ``-3`` ... if it exists).
+
+    A run is never written over another: when ``explicit`` (or its ``-<nth>``) already
+    holds one, the next free ``-<n>`` is used instead, and a warning names both."""
     if explicit:
-        path = Path(explicit if nth == 1 else f"{explicit}-{nth}")
+        wanted = Path(explicit if nth == 1 else f"{explicit}-{nth}").absolute()
+        path, n = wanted, nth
+        while holds_run(path):
+            n += 1
+            path = Path(f"{explicit}-{n}").absolute()
+        if path != wanted:
+            logger.warning(
+                "--run-dir %s holds an earlier run, kept as it is: this run writes %s",
+                wanted,
+                path,
+            )
         path.mkdir(parents=True, exist_ok=True)
         return path
-    base = Path(results_dir)
+    base = Path(results_dir).absolute()
     base.mkdir(parents=True, exist_ok=True)
     for n in range(1, 10_000):
         path = base / (run_id if n == 1 else f"{run_id}-{n}")

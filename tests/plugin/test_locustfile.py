@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -40,6 +42,36 @@ def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
     assert len(lines) == 1 and needle in lines[0], run.stderr
     assert "Traceback" not in run.stderr
     assert not run.stats, "no load may be sent on bad input"
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "cannot be created"])
+def test_unusable_run_dir_is_one_line_and_exit_2_before_any_load(where, tmp_path):
+    a_file = tmp_path / "taken"
+    a_file.write_text("not a directory\n")
+    run_dir = {
+        "a file": a_file,
+        "under a file": a_file / "run",
+        "cannot be created": Path("/proc/quantload-no-such/run"),
+    }[where]
+    run = run_locust("-u", "1", "-t", "2s", "--run-dir", str(run_dir), tmp_path=tmp_path)
+    assert run.returncode == 2, run.stderr[-2000:]
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--run-dir" in lines[0], run.stderr
+    assert not run.stats, "no load may be sent on bad input"
+    assert a_file.read_text() == "not a directory\n"
+
+
+def test_a_finished_run_is_never_overwritten(tmp_path):
+    earlier = tmp_path / "rundir"
+    earlier.mkdir()
+    (earlier / "summary.json").write_text('{"run_id": "earlier"}\n')
+    (earlier / "meta.json").write_text('{"run_id": "earlier"}\n')
+    run = run_locust("-u", "1", "-t", "1s", "StressUser", tmp_path=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (earlier / "summary.json").read_text() == '{"run_id": "earlier"}\n'
+    fresh = tmp_path / "rundir-2"
+    assert json.loads((fresh / "summary.json").read_text())["total"]["count"] > 0
+    assert f"holds an earlier run, kept as it is: this run writes {fresh}" in run.stderr
 
 
 def test_bad_target_flags_are_one_line(tmp_path):
