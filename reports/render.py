@@ -23,10 +23,10 @@ import numpy as np
 import plotly.offline
 
 from reports import figures
-from reports.analysis import usl_curve
-from reports.figures import scatter
-from reports.report_sections import capacity_section, leak_view, verdict_cards
-from reports.run_analysis import RunAnalysis, analyse_run, usl_concurrency
+from reports.capacity_charts import capacity_charts
+from reports.capacity_view import capacity_section
+from reports.report_sections import extra_lines, leak_view, verdict_cards
+from reports.run_analysis import RunAnalysis, analyse_run
 from rundir.layout import is_request
 from rundir.reader import RunData, load_run
 
@@ -200,75 +200,6 @@ def _generator(analysis: RunAnalysis) -> dict[str, Any]:
     }
 
 
-def _capacity_charts(analysis: RunAnalysis) -> list[dict]:
-    """Throughput against load (with the USL curve when the load is users), latency against
-    throughput, and in an open model the USL against requests in flight."""
-    steps = sorted(analysis.steps, key=lambda s: s.level)
-    if not steps:
-        return []
-    load = [s.level for s in steps]
-    x = [s.throughput_rps for s in steps]
-    unit, usl = analysis.unit, analysis.usl
-    fitted = usl is not None and usl.sigma is not None
-
-    def usl_line(n: np.ndarray) -> dict:
-        assert usl is not None  # drawn only when fitted
-        grid = np.linspace(max(float(n.min()), 1e-3), float(n.max()) * 1.5, 120)
-        return figures.line(
-            grid, usl_curve(usl, grid), "USL fit", color=figures.COLORS[1], dash="dash"
-        )
-
-    data = [scatter(load, x, "measured throughput", figures.COLORS[0])]
-    if fitted and not analysis.open_model:
-        data.append(usl_line(np.array(load, dtype=float)))
-    charts = [
-        figures.figure(
-            "chart-capacity",
-            f"Throughput against load ({unit})",
-            data,
-            figures.layout(f"load ({unit})", "req/s", hovermode="closest"),
-        )
-    ]
-    charts.append(
-        figures.figure(
-            "chart-hockey",
-            "Latency against throughput",
-            [
-                scatter(
-                    x,
-                    [s.p95_ms for s in steps],
-                    "p95",
-                    figures.COLORS[3],
-                    [f"{v:g} {unit}" for v in load],
-                ),
-                scatter(
-                    x,
-                    [s.mean_ms for s in steps],
-                    "mean",
-                    figures.COLORS[2],
-                    [f"{v:g} {unit}" for v in load],
-                ),
-            ],
-            figures.layout("throughput (req/s)", "ms", hovermode="closest"),
-            'The "hockey stick": latency stays flat while the service keeps up, then climbs '
-            "steeply once it queues.",
-        )
-    )
-    if fitted and analysis.open_model:
-        n = usl_concurrency(steps, open_model=True)
-        charts.append(
-            figures.figure(
-                "chart-usl",
-                "USL: throughput against concurrency",
-                [scatter(n, x, "measured", figures.COLORS[0]), usl_line(n)],
-                figures.layout(
-                    "requests in flight (throughput x mean latency)", "req/s", hovermode="closest"
-                ),
-            )
-        )
-    return charts
-
-
 def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
     series = run.series
     time_charts = [
@@ -291,7 +222,7 @@ def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
     ]
     distribution = figures.distribution(run.histograms, request_keys)
     capacity = capacity_section(analysis)
-    capacity["charts"] = _capacity_charts(analysis)
+    capacity["charts"] = capacity_charts(analysis)
     leak = leak_view(analysis)
     requests_done = np.cumsum(np.nan_to_num(series.requests))
     lk = analysis.leak
@@ -341,7 +272,7 @@ def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
         ),
         "capacity": capacity,
         "leak": leak,
-        "extras": capacity.pop("extras", []),
+        "extras": extra_lines(analysis),
         "errors": _errors(analysis),
         "events": _events(run),
         "metadata": _metadata(run),

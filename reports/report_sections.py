@@ -10,16 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from reports.analysis import LeakRules
+from reports.capacity_view import capacity_card
 from reports.run_analysis import RunAnalysis
+from reports.view_text import card, level_text, number
 from rundir.reader import RunData
 
-
-def _n(value: float | None, decimals: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{decimals}f}"
-
-
-def _card(key: str, label: str, value: str, detail: str, state: str) -> dict[str, str]:
-    return {"key": key, "label": label, "value": value, "detail": detail, "state": state}
+_n, _card = number, card
 
 
 def _threshold_card(summary: dict[str, Any]) -> dict[str, str]:
@@ -55,65 +51,13 @@ def _threshold_card(summary: dict[str, Any]) -> dict[str, str]:
     )
 
 
-def _capacity_card(analysis: RunAnalysis) -> dict[str, str]:
-    search, step_break = analysis.search, analysis.step_break
-    if search is not None:
-        if search.get("found") and search.get("capacity_rps") is not None:
-            return _card(
-                "capacity",
-                "Capacity",
-                f"{_n(search['capacity_rps'])} req/s",
-                f"breaks at {_n(search.get('offered_at_break'))} req/s offered: "
-                f"{search.get('reason')}",
-                "info",
-            )
-        return _card(
-            "capacity",
-            "Capacity",
-            f">= {_n(search.get('capacity_rps'))} req/s",
-            f"no break found ({search.get('stop_reason')})",
-            "warn",
-        )
-    if step_break is not None:
-        point, unit = step_break.point, analysis.unit
-        if point.found:
-            held = (
-                f"held {step_break.last_good_level:g} {unit}"
-                if step_break.last_good_level is not None
-                else "broke at the first step"
-            )
-            return _card(
-                "capacity",
-                "Capacity",
-                f"{_n(point.capacity_rps)} req/s",
-                f"{held}; broke at {step_break.break_level:g} {unit}: {point.reason}",
-                "info",
-            )
-        return _card(
-            "capacity",
-            "Capacity",
-            f">= {_n(point.capacity_rps)} req/s",
-            f"no step broke, up to {step_break.last_good_level:g} {unit}",
-            "ok",
-        )
-    rps = analysis.aggregate.get("rps")
-    return _card(
-        "capacity",
-        "Throughput",
-        f"{_n(rps)} req/s",
-        "not a stepped run: capacity needs steps (config/breakpoint.conf or "
-        "config/scalability.conf)",
-        "info",
-    )
-
-
 def _leak_card(analysis: RunAnalysis) -> dict[str, str]:
     leak = analysis.leak
     state = {"leak": "bad", "suspected": "warn", "none": "ok"}.get(leak.verdict, "info")
     value = {"unknown": "no verdict"}.get(leak.verdict, leak.verdict)
-    detail = (
+    detail = (  # a slope is shown only beside a verdict: without one it means nothing
         leak.reason
-        if leak.slope_kb_per_request is None
+        if leak.slope_kb_per_request is None or leak.verdict == "unknown"
         else (f"{_n(leak.slope_kb_per_request, 2)} KB/request, {_n(leak.slope_mb_per_hour)} MB/h")
     )
     return _card("leak", "Memory leak", value, detail, state)
@@ -146,20 +90,42 @@ def _traffic_cards(analysis: RunAnalysis) -> list[dict[str, str]]:
             f"{failures:,} of {count:,} requests",
             "bad" if ratio > 0.01 else "warn" if ratio > 0 else "ok",
         ),
-        _card(
+        _latency_card(analysis),
+    ]
+
+
+def _latency_card(analysis: RunAnalysis) -> dict[str, str]:
+    """p95 / p99 and Apdex: at capacity (the last good step) on a run that found one, whose
+    overloaded steps would otherwise dominate; over the whole run otherwise."""
+    agg, at = analysis.aggregate, analysis.at_capacity
+    whole = (
+        f"p95 {_n(agg.get('p95_ms'))} / p99 {_n(agg.get('p99_ms'))} ms, "
+        f"Apdex {_n(agg.get('apdex'), 2)}"
+    )
+    if at is None:
+        return _card(
             "latency",
             "Response time p95 / p99",
             f"{_n(agg.get('p95_ms'))} / {_n(agg.get('p99_ms'))} ms",
-            f"p50 {_n(agg.get('p50_ms'))} ms, max {_n(agg.get('max_ms'))} ms",
+            f"whole run; p50 {_n(agg.get('p50_ms'))} ms, max {_n(agg.get('max_ms'))} ms, "
+            f"Apdex {_n(agg.get('apdex'), 2)}",
             "info",
-        ),
-    ]
+        )
+    return _card(
+        "latency",
+        "At capacity: p95 / p99",
+        f"\u2248 {_n(at['p95_ms'])} / {_n(at['p99_ms'])} ms",
+        f"at {level_text(at['level'])} {analysis.unit}, the last good step (from its "
+        f"per-second rows): Apdex \u2248 {_n(at['apdex'], 2)}. Whole run, overloaded "
+        f"steps included: {whole} (table below)",
+        "info",
+    )
 
 
 def verdict_cards(run: RunData, analysis: RunAnalysis) -> list[dict[str, str]]:
     cards = [
         _threshold_card(run.summary or {}),
-        _capacity_card(analysis),
+        capacity_card(analysis),
         _leak_card(analysis),
         _generator_card(analysis),
         *_traffic_cards(analysis),
@@ -178,62 +144,8 @@ def verdict_cards(run: RunData, analysis: RunAnalysis) -> list[dict[str, str]]:
     return cards
 
 
-def capacity_section(analysis: RunAnalysis) -> dict[str, Any]:
-    """Summary sentence, notes, the step table rows, and the cache/data-size lines."""
-    unit, notes = analysis.unit, []
-    card = _capacity_card(analysis)
-    summary = f"{card['label']}: {card['value']} ({card['detail']})."
-    usl = analysis.usl
-    if usl is not None:
-        notes.append(
-            f"Universal Scalability Law: {usl.note}" + ("" if usl.supported else " (not trusted)")
-        )
-    if analysis.open_model and analysis.steps:
-        notes.append(
-            "Open model: the load is an arrival rate, so the USL's concurrency is the "
-            "mean number of requests in flight (throughput x mean latency)."
-        )
-    if analysis.search is not None:
-        notes.append(
-            "The capacity is the live breakpoint search's: each step was judged as "
-            "it ran (error ratio, p95, throughput against the offered rate, "
-            "dropped arrivals); the table shows the steady steps seen in the rows."
-        )
-    little = {id(s): c for s, c in zip(analysis.steps, analysis.little, strict=False)}
-    scaling = {s.level: s for s in analysis.scaling}
-    break_level = (
-        (analysis.search or {}).get("offered_at_break")
-        if analysis.search
-        else analysis.step_break.break_level
-        if analysis.step_break
-        else None
-    )
-    rows = []
-    for step in sorted(analysis.steps, key=lambda s: s.level):
-        sc, lc = scaling.get(step.level), little.get(id(step))
-        broken = break_level is not None and step.level >= break_level * (1 - 1e-9)
-        rows.append(
-            {
-                "level": f"{step.level:g}",
-                "throughput": _n(step.throughput_rps),
-                "error_pct": _n(100 * step.error_ratio, 2),
-                "p95": _n(step.p95_ms),
-                "mean": _n(step.mean_ms),
-                "efficiency": _n(sc.efficiency if sc else None, 2),
-                "growth": _n(sc.growth_efficiency if sc else None, 2),
-                "degradation": f"{_n(sc.degradation if sc else None, 2)}x",
-                "little": "-" if lc is None else ("consistent" if lc.consistent else lc.note),
-                "little_bad": lc is not None and not lc.consistent,
-                "verdict": "broken" if broken else "good",
-                "state": "bad" if broken else "ok",
-            }
-        )
-    if not analysis.steps and analysis.search is None:
-        notes.append(
-            "This run had no steps of steady load, so there is no breaking point to "
-            "find. Run config/scalability.conf (users) or config/breakpoint.conf "
-            "(arrival rate) for one."
-        )
+def extra_lines(analysis: RunAnalysis) -> list[str]:
+    """The cache and data-size findings, one plain sentence each (none when not measured)."""
     extras = []
     for effect in analysis.cache:
         extras.append(
@@ -256,14 +168,14 @@ def capacity_section(analysis: RunAnalysis) -> dict[str, Any]:
             f"at {y1:g} years: {_n(t1 / t0, 2)}x the time for {_n(y1 / y0, 1)}x the "
             f"history (time grows {_n(size.ratio_per_year, 2)}x per extra year)."
         )
-    return {"summary": summary, "notes": notes, "steps": rows, "unit": unit, "extras": extras}
+    return extras
 
 
 def leak_view(analysis: RunAnalysis) -> dict[str, Any]:
     leak, rules = analysis.leak, LeakRules()
     state = {"leak": "bad", "suspected": "warn", "none": "ok"}.get(leak.verdict, "")
     facts = []
-    if leak.slope_kb_per_request is not None:
+    if leak.slope_kb_per_request is not None and leak.verdict != "unknown":
         facts = [
             (
                 "slope",

@@ -22,9 +22,12 @@ from reports.analysis import (
     CacheEffect,
     DataSizeScaling,
     ErrorShare,
+    JudgedStep,
     LeakAnalysis,
     LittleCheck,
+    P95Limit,
     StepBreak,
+    StepMeasure,
     StepScaling,
     StepStats,
     UslFit,
@@ -41,6 +44,7 @@ from reports.analysis import (
     scalability,
     segment_steps,
 )
+from reports.step_rows import at_capacity_figures, search_judged, search_limits
 from rundir.layout import is_request, split_key
 from rundir.reader import RunData
 from rundir.series import REQUESTS_ROW_KEY, RunSeries, read_row_stats
@@ -77,6 +81,13 @@ class RunAnalysis:
     """The load's unit: ``"users"`` (closed model) or the offered rate's (open model)."""
     generator_overloads: list[dict[str, Any]] = field(default_factory=list)
     generator_max_cpu: float | None = None
+    judged: list[JudgedStep] = field(default_factory=list)
+    """The breakpoint table's rows, judged by the headline's rules: the search's steps (its
+    re-measurements too) when a search ran, else the stepped run's steps by level."""
+    p95_limit: P95Limit | None = None
+    """The p95 limit those rows were judged by, and where it came from."""
+    at_capacity: dict[str, Any] | None = None
+    """p95, p99 and Apdex (approximate) at the last good step, and which step that was."""
 
     @property
     def open_model(self) -> bool:
@@ -238,19 +249,31 @@ def analyse_run(
     series = run.series
     open_model = series.load_unit != "users"
     steps = _steps(run)
-    step_limits = limits or BreakLimits(
-        **{
-            k: v
-            for k, v in (search or {}).get("limits", {}).items()
-            if k in BreakLimits.__dataclass_fields__
-        }
-    )
+    step_limits = limits or search_limits(search)
     step_break = (
         breaking_point_from_steps(steps, step_limits, open_model=open_model) if steps else None
     )
+    judged: list[JudgedStep] = list(step_break.judged) if step_break else []
+    limit = step_break.p95_limit if step_break else None
+    good = step_break.point.last_good_step if step_break and step_break.point.found else None
+    if search is not None:
+        judged, limit = search_judged(search)
+        last_good = search.get("last_good") if search.get("found") else None
+        good = (
+            None
+            if not last_good
+            else StepMeasure(
+                **{k: v for k, v in last_good.items() if k in StepMeasure.__dataclass_fields__}
+            )
+        )
+    at_capacity = at_capacity_figures(run, steps, good.offered_rps) if good is not None else None
     requests_done = np.cumsum(np.nan_to_num(series.requests))
     overloads = [e for e in run.events if e.get("kind") == "generator_overloaded"]
-    cpu = [float(np.nanmax(v)) for v in series.generator_cpu.values() if np.isfinite(v).any()]
+    cpu = [  # the last row is the shutdown interval: its CPU is the run ending, not load
+        float(np.nanmax(v[:-1] if len(v) > 1 else v))
+        for v in series.generator_cpu.values()
+        if np.isfinite(v[:-1] if len(v) > 1 else v).any()
+    ]
     return RunAnalysis(
         endpoints=endpoints,
         aggregate=aggregate,
@@ -268,6 +291,9 @@ def analyse_run(
         unit=series.load_unit,
         generator_overloads=overloads,
         generator_max_cpu=max(cpu) if cpu else None,
+        judged=judged,
+        p95_limit=limit,
+        at_capacity=at_capacity,
     )
 
 

@@ -11,6 +11,8 @@ One module per question, each tested on synthetic data whose answer is known:
   statistics; :mod:`~reports.analysis.step_scaling` - how throughput and latency scale
   between steps; :mod:`~reports.analysis.step_break` - the breaking point by step;
   :mod:`~reports.analysis.littles_law` - Little's law checks per step;
+  :mod:`~reports.analysis.judged_steps` - the breakpoint table's rows, judged by the
+  headline's rules; :mod:`~reports.analysis.row_apdex` - Apdex of a span of rows;
 - :mod:`~reports.analysis.usl` - the Universal Scalability Law fitted to the steps:
   contention, coherency and the peak concurrency;
 - :mod:`~reports.analysis.leak` - does the target's memory grow with the requests it
@@ -38,8 +40,10 @@ from reports.analysis.breaking import (
     p95_limit,
     step_verdict,
 )
+from reports.analysis.judged_steps import JudgedStep, judge_search_steps
 from reports.analysis.leak import LeakAnalysis, LeakRules, analyse_leak
 from reports.analysis.littles_law import LittleCheck, littles_law, littles_law_steps
+from reports.analysis.row_apdex import rows_apdex
 from reports.analysis.step_break import RULE_GROWTH, StepBreak, breaking_point_from_steps
 from reports.analysis.step_scaling import StepScaling, scalability
 from reports.analysis.steps import StepSpan, StepStats, aggregate_steps, segment_steps
@@ -84,6 +88,9 @@ __all__ = [
     "error_type",
     "percentile_table",
     # steps
+    "JudgedStep",
+    "judge_search_steps",
+    "rows_apdex",
     "RULE_GROWTH",
     "LittleCheck",
     "StepBreak",

@@ -11,7 +11,16 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reports.analysis.breaking import BreakingPoint, BreakLimits, StepMeasure, step_verdict
+from reports.analysis.breaking import (
+    BreakingPoint,
+    BreakLimits,
+    P95Limit,
+    StepMeasure,
+    Verdict,
+    p95_limit,
+    step_verdict,
+)
+from reports.analysis.judged_steps import JudgedStep, mark_above_break
 from reports.analysis.step_scaling import scalability
 from reports.analysis.steps import StepStats
 from reports.analysis.tables import JsonResult
@@ -30,6 +39,8 @@ class StepBreak(JsonResult):
     a closed model, req/s in an open one); ``point.last_good_step.offered_rps`` holds the
     level too. ``rules``: the rules the break step broke (``RULE_*`` of
     :mod:`~reports.analysis.breaking`, or :data:`RULE_GROWTH`); ``rule``: the first.
+    ``judged``: every step by level, with its own verdict (the table's rows); ``p95_limit``:
+    the limit they were judged by and where it came from.
     """
 
     point: BreakingPoint
@@ -37,6 +48,8 @@ class StepBreak(JsonResult):
     break_level: float | None
     rule: str | None
     rules: tuple[str, ...] = ()
+    judged: tuple[JudgedStep, ...] = ()
+    p95_limit: P95Limit = P95Limit(None, "none")
 
 
 def breaking_point_from_steps(
@@ -49,7 +62,9 @@ def breaking_point_from_steps(
     """The first broken step by level, and the capacity below it.
 
     Every step is judged by :func:`~reports.analysis.breaking.step_verdict` (stall,
-    errors, p95; in an open model also achieved / offered < ``min_throughput_ratio``).
+    errors, p95; in an open model also achieved / offered < ``min_throughput_ratio``), the
+    p95 limit being :func:`~reports.analysis.breaking.p95_limit`'s (the given one, else
+    10x the lowest step's p95, at least 250 ms: the live search's rule).
     A closed model has no offered rate, so that rule is off and, instead, a step whose
     ``growth_efficiency`` (:func:`~reports.analysis.step_scaling.scalability`) is below
     ``min_growth_efficiency`` is broken: throughput grew less than half as fast as the users
@@ -58,7 +73,12 @@ def breaking_point_from_steps(
     best seen (a lower bound).
     """
     ordered = sorted(steps, key=lambda s: s.level)
-    judged_limits = limits if open_model else dataclasses.replace(limits, min_throughput_ratio=0.0)
+    limit = p95_limit(limits.max_p95_ms, ordered[0].p95_ms if ordered else None)
+    judged_limits = dataclasses.replace(
+        limits,
+        max_p95_ms=limit.ms,
+        min_throughput_ratio=limits.min_throughput_ratio if open_model else 0.0,
+    )
     growth = [g.growth_efficiency for g in scalability(ordered)]  # same (stable) order
     measures, verdicts = [], []
     for step, efficiency in zip(ordered, growth, strict=True):
@@ -80,6 +100,14 @@ def breaking_point_from_steps(
             )
         measures.append(measure)
         verdicts.append((tuple(rules), "; ".join(reasons) or None))
+    judged = tuple(
+        mark_above_break(
+            [
+                JudgedStep(None, None, m, Verdict(bool(rules), reason, rules))
+                for m, (rules, reason) in zip(measures, verdicts, strict=True)
+            ]
+        )
+    )
     broken = [i for i, (rules, _) in enumerate(verdicts) if rules]
     if not broken:
         point = BreakingPoint(
@@ -94,6 +122,8 @@ def breaking_point_from_steps(
             last_good_level=ordered[-1].level if ordered else None,
             break_level=None,
             rule=None,
+            judged=judged,
+            p95_limit=limit,
         )
     at = broken[0]
     good = measures[:at]  # every step below the first broken one is good
@@ -110,4 +140,6 @@ def breaking_point_from_steps(
         break_level=ordered[at].level,
         rule=verdicts[at][0][0],
         rules=verdicts[at][0],
+        judged=judged,
+        p95_limit=limit,
     )
