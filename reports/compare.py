@@ -6,23 +6,28 @@ short table and writes ``compare.html`` (default: into CURRENT_DIR).
 
 Rules, stated once (L is ``--max-regression``, a fraction: 0.10 for 10 %):
 
-- compared: p95, p99 (ms), throughput (rps) and error ratio (failures / count), for
+- compared: p50, p95, p99 (ms), throughput (rps) and error ratio (failures / count), for
   the aggregate of the target's requests (``requests``; older runs without it fall
   back to Locust's ``total``) and per endpoint, matched by method + name;
 - direction: latency and error ratio up are worse, throughput down is worse;
-- latency regresses when it grows by more than L relatively AND by at least
-  :data:`LATENCY_FLOOR_MS` (0.5 ms): below that it is timer and scheduler noise,
-  which alone would turn a 0.4 ms -> 0.7 ms endpoint into "+75 %";
-- throughput regresses when it falls by more than L relatively;
-- error ratio regresses when it grows by more than L relatively (any growth from 0)
-  AND by at least :data:`ERROR_RATIO_FLOOR` (0.1 percentage point): one failure
-  more in 10,000 is not a regression;
+- a change counts only when it is past the limit AND statistically real
+  (:mod:`reports.compare_stats`, 99 % intervals): a latency percentile's interval from
+  the two runs' HDR histograms, throughput's and the error ratio's from the counts.
+  Without histograms (given none) the latency test is not made and the note says so;
+- latency is past the limit when it grows by more than L relatively AND by at least
+  :data:`LATENCY_FLOOR_MS` (0.5 ms): below that it is timer and scheduler noise;
+- throughput is past the limit when it falls by more than L relatively; it is gated
+  only where the profile drives the rate (``rate_driven``: the open model, stress):
+  think-time traffic's throughput follows the users, not the service;
+- error ratio is past the limit when it grows by more than L relatively (any growth
+  from 0) AND by at least :data:`ERROR_RATIO_FLOOR` (0.1 percentage point);
 - gated: the aggregate always; an endpoint only with at least
-  :data:`MIN_GATED_REQUESTS` (20) requests in both runs (a p95 of 5 requests is one
-  request), and only the target's requests (pseudo-requests such as JOB, QUEUE or
+  :data:`MIN_GATED_REQUESTS` (20) requests in both runs (fewer are listed as too few
+  to judge), and only the target's requests (pseudo-requests such as JOB, QUEUE or
   WS_MSG are shown, not gated). Ungated rows past the limit are marked, never fail;
 - endpoints in only one run are listed as added / removed, never regressions.
 
+Whether the two runs may be compared at all is :mod:`reports.compare_identity`'s.
 :func:`compare_summaries` is pure; :mod:`reports.compare_output` shows a comparison
 (the table, ``compare.html``) and :mod:`reports.compare_cli` does the I/O (the CLI).
 """
@@ -34,7 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rundir.layout import is_request
+from reports.compare_stats import Samples, error_ratio_worse, latency_worse, merge, rate_worse
+from rundir.layout import DROPPED_TYPE, QUEUE_TYPE, WS_RATE_TYPE, is_request
 
 __all__ = [
     "Comparison",
@@ -56,8 +62,18 @@ ERROR_RATIO_FLOOR = 0.001
 EPS = 1e-9
 """A change exactly at the limit is not past it (100 -> 110 ms is 0.1000000001 in floats)."""
 AGGREGATE_NAME = "all requests"
-METRICS = ("p95_ms", "p99_ms", "rps", "error_ratio")
-LABELS = {"p95_ms": "p95", "p99_ms": "p99", "rps": "throughput", "error_ratio": "error ratio"}
+METRICS = ("p50_ms", "p95_ms", "p99_ms", "rps", "error_ratio")
+LABELS = {
+    "p50_ms": "p50",
+    "p95_ms": "p95",
+    "p99_ms": "p99",
+    "rps": "throughput",
+    "error_ratio": "error ratio",
+}
+QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
+VALUE_UNITS = {QUEUE_TYPE: "", WS_RATE_TYPE: "msg/s", DROPPED_TYPE: ""}
+"""The unit of a pseudo-request row's "latency" columns (a queue depth is a count); "ms"
+for every other row."""
 VERDICT_ITEMS = 8
 """The verdict line names at most this many regressions (the tables show them all)."""
 
@@ -67,7 +83,8 @@ class MetricChange:
     """One metric of one endpoint in both runs. ``delta`` is current - baseline (ms, rps,
     or a ratio: x100 for percentage points); ``change`` is delta / baseline, None when the
     baseline is 0 or a value is missing. ``past_limit``: worse past the limit and the noise
-    floor; ``regressed``: past the limit on a gated row (what fails the build)."""
+    floor; ``real``: the statistical test's answer (None: not made); ``regressed``: past the
+    limit, not refuted as noise, on a gated row and metric (what fails the build)."""
 
     metric: str
     baseline: float | None
@@ -76,10 +93,17 @@ class MetricChange:
     change: float | None
     past_limit: bool
     regressed: bool
+    real: bool | None = None
+    unit: str = "ms"
 
     @property
     def label(self) -> str:
         return LABELS.get(self.metric, self.metric)
+
+    @property
+    def noise(self) -> bool:
+        """Past the limit, but within the runs' sampling noise."""
+        return self.past_limit and self.real is False
 
 
 @dataclass(frozen=True)
@@ -161,19 +185,53 @@ def _value(row: Mapping[str, Any], metric: str) -> float | None:
 
 
 def compare_metric(
-    metric: str, base: float | None, cur: float | None, limit: float, gated: bool
+    metric: str,
+    base: float | None,
+    cur: float | None,
+    limit: float,
+    gated: bool,
+    real: bool | None = None,
+    unit: str = "ms",
 ) -> MetricChange:
     """One metric by the module docstring's rules; a missing value on either side compares
-    as nothing (never a regression)."""
+    as nothing (never a regression). ``real``: the statistical test (None: not made)."""
     if base is None or cur is None:
-        return MetricChange(metric, base, cur, None, None, False, False)
+        return MetricChange(metric, base, cur, None, None, False, False, real, unit)
     delta, change = cur - base, (cur - base) / base if base > 0 else None
     if metric == "rps":
         worse = change is not None and change < -limit - EPS
     else:
         floor = ERROR_RATIO_FLOOR if metric == "error_ratio" else LATENCY_FLOOR_MS
         worse = delta >= floor - EPS and (change is None or change > limit + EPS)
-    return MetricChange(metric, base, cur, delta, change, worse, worse and gated)
+    regressed = worse and gated and real is not False
+    return MetricChange(metric, base, cur, delta, change, worse, regressed, real, unit)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the statistical tests read beyond a summary row: each run's histogram samples
+    of the row (None: no histogram); whether throughput is gated."""
+
+    base_samples: Samples | None = None
+    cur_samples: Samples | None = None
+    rate_driven: bool = True
+
+
+def _real(
+    metric: str, base: Mapping[str, Any], cur: Mapping[str, Any], ev: Evidence
+) -> bool | None:
+    if metric in QUANTILES:
+        return latency_worse(ev.base_samples, ev.cur_samples, QUANTILES[metric])
+    if metric == "rps":
+        return rate_worse(
+            number(base.get("rps")), _count(base), number(cur.get("rps")), _count(cur)
+        )
+    return error_ratio_worse(
+        int(number(base.get("failures")) or 0),
+        _count(base),
+        int(number(cur.get("failures")) or 0),
+        _count(cur),
+    )
 
 
 def compare_rows(
@@ -184,16 +242,28 @@ def compare_rows(
     limit: float,
     *,
     aggregate: bool = False,
+    evidence: Evidence | None = None,
 ) -> EndpointComparison:
     """One endpoint (or the aggregate, always gated) in both runs."""
+    ev = evidence or Evidence()
     counts = _count(base), _count(cur)
     why = None
     if not aggregate and not is_request(f"{method} {name}"):
         why = "not a request to the target"
     elif not aggregate and min(counts) < MIN_GATED_REQUESTS:
-        why = f"fewer than {MIN_GATED_REQUESTS} requests in a run"
+        why = f"too few to judge: fewer than {MIN_GATED_REQUESTS} requests in a run"
+    unit = VALUE_UNITS.get(method, "ms")
     metrics = tuple(
-        compare_metric(m, _value(base, m), _value(cur, m), limit, why is None) for m in METRICS
+        compare_metric(
+            m,
+            _value(base, m),
+            _value(cur, m),
+            limit,
+            why is None and (m != "rps" or ev.rate_driven),
+            _real(m, base, cur, ev),
+            unit,
+        )
+        for m in METRICS
     )
     return EndpointComparison(method, name, *counts, why is None, why, metrics)
 
@@ -222,10 +292,36 @@ def compare_summaries(
     baseline: Mapping[str, Any],
     current: Mapping[str, Any],
     max_regression: float = DEFAULT_MAX_REGRESSION,
+    *,
+    samples: tuple[Mapping[str, Samples], Mapping[str, Samples]] | None = None,
+    rate_driven: bool = True,
 ) -> Comparison:
     """Compare two ``summary.json`` dicts by the module's rules (pure: no I/O).
-    Missing or malformed values are shown as missing, never raise."""
+
+    ``samples``: each run's histogram samples by ``"METHOD name"`` (the latency test);
+    None when there are none. ``rate_driven``: gate throughput (the profile drives the
+    rate). Missing or malformed values are shown as missing, never raise."""
     notes: list[str] = []
+    base_s, cur_s = samples if samples is not None else ({}, {})
+    if samples is None:
+        notes.append(
+            "no histograms were given: latency changes are judged by the limit alone, "
+            "without the test of sampling noise"
+        )
+    if not rate_driven:
+        notes.append(
+            "throughput is shown, not gated: think-time traffic's throughput follows the "
+            "users, not the service (gated only where the profile drives the rate)"
+        )
+
+    def evidence(key: str | None) -> Evidence:
+        if key is None:  # the aggregate: every request endpoint's samples merged
+            b = merge([v for k, v in base_s.items() if k != "_total" and is_request(k)])
+            c = merge([v for k, v in cur_s.items() if k != "_total" and is_request(k)])
+        else:
+            b, c = base_s.get(key), cur_s.get(key)
+        return Evidence(b, c, rate_driven)
+
     aggregate = compare_rows(
         "",
         AGGREGATE_NAME,
@@ -233,10 +329,16 @@ def compare_summaries(
         _aggregate(current, "current", notes),
         max_regression,
         aggregate=True,
+        evidence=evidence(None),
     )
     base_rows, cur_rows = _endpoints(baseline), _endpoints(current)
     order = sorted(base_rows.keys() & cur_rows.keys(), key=lambda k: (k[1], k[0]))
-    endpoints = tuple(compare_rows(*k, base_rows[k], cur_rows[k], max_regression) for k in order)
+    endpoints = tuple(
+        compare_rows(
+            *k, base_rows[k], cur_rows[k], max_regression, evidence=evidence(f"{k[0]} {k[1]}")
+        )
+        for k in order
+    )
     keys = sorted(base_rows.keys() ^ cur_rows.keys(), key=lambda k: (k[1], k[0]))
     added = tuple(f"{m} {n}" for m, n in keys if (m, n) in cur_rows)
     removed = tuple(f"{m} {n}" for m, n in keys if (m, n) in base_rows)
@@ -253,14 +355,14 @@ def format_limit(fraction: float) -> str:
     return f"{fraction * 100:g} %"
 
 
-def format_value(metric: str, value: float | None) -> str:
+def format_value(metric: str, value: float | None, unit: str = "ms") -> str:
+    """A value with the row's unit: ms (or the pseudo-request's own), rps, %."""
     if value is None:
         return "-"
-    return (
-        f"{value * 100:.2f} %"
-        if metric == "error_ratio"
-        else f"{value:.1f} {'rps' if metric == 'rps' else 'ms'}"
-    )
+    if metric == "error_ratio":
+        return f"{value * 100:.2f} %"
+    shown = "rps" if metric == "rps" and unit == "ms" else "/s" if metric == "rps" else unit
+    return f"{value:.1f} {shown}".rstrip()
 
 
 def _pct(fraction: float) -> str:
@@ -277,4 +379,4 @@ def format_change(m: MetricChange) -> str:
         return points if m.change is None else f"{points} ({_pct(m.change)})"
     if m.change is not None:
         return _pct(m.change)
-    return f"{m.delta:+.1f} {'rps' if m.metric == 'rps' else 'ms'}"
+    return format_value(m.metric, m.delta, m.unit).replace(f"{m.delta:.1f}", f"{m.delta:+.1f}")

@@ -2,7 +2,8 @@
 
 Loads both runs, compares their summaries (:mod:`reports.compare`), prints the table,
 writes ``compare.html`` (:mod:`reports.compare_output`) and exits 0 (no regression),
-1 (regression) or 2 (bad input, one line on stderr).
+1 (regression) or 2 (bad input, or runs that are not comparable: one line on stderr,
+the reasons; ``--force`` compares them anyway, the reasons as notes).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 from reports.compare import DEFAULT_MAX_REGRESSION, compare_summaries, format_limit
+from reports.compare_identity import comparability_problems, rate_driven
 from reports.compare_output import format_table, printable, render_html
+from reports.compare_stats import Samples
 from rundir.reader import RunData, RunDirError, load_run
 
 __all__ = ["build_parser", "main", "parse_percentage", "run_compare"]
@@ -57,6 +61,11 @@ def _load(path: Path, which: str) -> RunData:
     return run
 
 
+def _samples(run: RunData) -> dict[str, Samples]:
+    """Each endpoint's final histogram as ``(values_ms, counts)``."""
+    return {key: (h.values_ms, h.counts) for key, h in run.histograms.items()}
+
+
 def _fail(message: str) -> int:
     print("compare: error: " + " ".join(message.split()), file=sys.stderr)
     return 2
@@ -68,9 +77,11 @@ def run_compare(
     *,
     max_regression: float = DEFAULT_MAX_REGRESSION,
     out: Path | None = None,
+    force: bool = False,
 ) -> int:
     """Compare two run directories, print the table, write the HTML; the exit code:
-    0 no regression, 1 regression, 2 bad input (one line on stderr)."""
+    0 no regression, 1 regression, 2 bad input or runs not comparable (one line on
+    stderr; ``force`` compares them anyway)."""
     if not math.isfinite(max_regression) or max_regression < 0:
         return _fail(f"--max-regression must be 0 or more, got {max_regression!r}")
     try:
@@ -78,7 +89,25 @@ def run_compare(
     except InputError as exc:
         return _fail(str(exc))
     assert base_run.summary is not None and cur_run.summary is not None
-    comparison = compare_summaries(base_run.summary, cur_run.summary, max_regression)
+    problems = comparability_problems(
+        (base_run.meta, base_run.summary, base_run.events),
+        (cur_run.meta, cur_run.summary, cur_run.events),
+    )
+    if problems and not force:
+        return _fail(
+            "the runs are not comparable (--force to compare anyway): " + "; ".join(problems)
+        )
+    comparison = compare_summaries(
+        base_run.summary,
+        cur_run.summary,
+        max_regression,
+        samples=(_samples(base_run), _samples(cur_run)),
+        rate_driven=rate_driven(base_run.meta) and rate_driven(cur_run.meta),
+    )
+    if problems:
+        comparison = replace(
+            comparison, notes=(*comparison.notes, *(f"forced: {p}" for p in problems))
+        )
     print(
         f"baseline {printable(base_run.run_id, 80)} -> current "
         f"{printable(cur_run.run_id, 80)}, max regression {format_limit(max_regression)}"
@@ -114,6 +143,12 @@ def build_parser(prog: str = "python -m reports compare") -> argparse.ArgumentPa
         "write 0.5%% for half a percent",
     )
     parser.add_argument(
+        "--force",
+        action="store_true",
+        help="compare runs that are not comparable (different load, target or an "
+        "overloaded generator); the reasons become notes",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -131,4 +166,6 @@ def main(argv: list[str]) -> int:
         return _fail(str(exc))
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
-    return run_compare(args.baseline, args.current, max_regression=limit, out=args.out)
+    return run_compare(
+        args.baseline, args.current, max_regression=limit, out=args.out, force=args.force
+    )

@@ -37,7 +37,8 @@ def printable(text: str, width: int) -> str:
 
 def format_table(comparison: Comparison) -> str:
     """The plain-text table: one line per row, changes of each metric, ``!`` marks a
-    regression and ``?`` past the limit on an ungated row."""
+    regression, ``~`` past the limit but within the runs' noise and ``?`` past the limit
+    on an ungated row or metric."""
     widths = {m: 17 if m == "error_ratio" else 10 for m in METRICS}
     head = f"{'endpoint':<36} {'requests':>13}" + "".join(
         f" {LABELS[m]:>{widths[m] + 1}}" for m in METRICS
@@ -46,7 +47,7 @@ def format_table(comparison: Comparison) -> str:
     for row in (comparison.aggregate, *comparison.endpoints):
         cells = "".join(
             f" {format_change(m):>{widths[m.metric]}}"
-            + ("!" if m.regressed else "?" if m.past_limit else " ")
+            + ("!" if m.regressed else "~" if m.noise else "?" if m.past_limit else " ")
             for m in row.metrics
         )
         counts = f"{row.baseline_count}/{row.current_count}"
@@ -79,7 +80,8 @@ def render_html(comparison: Comparison, baseline: RunData, current: RunData) -> 
     """The page, autoescaped: every string from the runs is untrusted and never marked safe."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
     env.filters.update(
-        value=lambda m, which: format_value(m.metric, getattr(m, which)), change=format_change
+        value=lambda m, which: format_value(m.metric, getattr(m, which), m.unit),
+        change=format_change,
     )
     problems = [f"baseline: {p}" for p in baseline.problems] + [
         f"current: {p}" for p in current.problems
