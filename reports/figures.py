@@ -24,7 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from reports.chart_data import downsample, has_data, percentile_spectrum, time_axis, values
+from reports.chart_data import (
+    axis_range,
+    downsample,
+    drawn_rows,
+    has_data,
+    integer_dtick,
+    percentile_spectrum,
+    time_axis,
+    values,
+)
 from rundir.reader import HistogramData
 from rundir.series import RunSeries
 
@@ -121,8 +130,19 @@ PERCENTILE_TICKS = {
 MB = 1024 * 1024
 
 
-def _over_time(series: RunSeries, columns: dict[str, np.ndarray], how: dict[str, str]):
-    x, cols = downsample(series.elapsed_s, columns, how, max_points=MAX_POINTS)
+def _over_time(
+    series: RunSeries,
+    columns: dict[str, np.ndarray],
+    how: dict[str, str],
+    *,
+    sampled_at_end: bool = False,
+):
+    """Columns over time, the last partial row left out (:func:`drawn_rows`). A row's rates
+    are drawn at its start; ``sampled_at_end``: readings taken as the row closed (users,
+    offered load) are drawn when they were taken, the row's end, not one interval early."""
+    n = drawn_rows(series.span_s)
+    x = series.elapsed_s[:n] + (np.nan_to_num(series.span_s[:n]) if sampled_at_end else 0.0)
+    x, cols = downsample(x, {k: v[:n] for k, v in columns.items()}, how, max_points=MAX_POINTS)
     x, title = time_axis(x)
     return x, cols, title
 
@@ -170,22 +190,26 @@ def latency(series: RunSeries) -> dict | None:
 def load(series: RunSeries) -> dict | None:
     if not has_data(series.users, series.offered):
         return None
-    cols = {"users": series.users, "offered": series.offered, "rps": series.rps}
-    x, c, xt = _over_time(series, cols, dict.fromkeys(cols, "mean"))
-    data = [line(x, c["users"], "users", color=COLORS[4])]
-    unit = series.load_unit
-    if has_data(series.offered) and unit != "users":
-        data.append(
-            line(x, c["offered"], f"offered ({unit})", color=COLORS[0], axis="y2", dash="dot")
-        )
-        data.append(line(x, c["rps"], "achieved (req/s)", color=COLORS[2], axis="y2"))
-        return figure(
-            "chart-load",
-            "Load: users and offered rate",
-            data,
-            layout(xt, "users", y2_title="req/s"),
-        )
-    return figure("chart-load", "Load: users", data, layout(xt, "users"))
+    sampled = {"users": series.users, "offered": series.offered}
+    xs, c, xt = _over_time(series, sampled, dict.fromkeys(sampled, "mean"), sampled_at_end=True)
+    data = [line(xs, c["users"], "users", color=COLORS[4])]
+    unit, open_model = series.load_unit, has_data(series.offered) and series.load_unit != "users"
+    spec = layout(xt, "users", y2_title="req/s" if open_model else None)
+    spec["yaxis"].update(tick0=0, dtick=integer_dtick(float(np.nanmax(c["users"]))))
+    if not open_model:
+        return figure("chart-load", "Load: users", data, spec)
+    x, rates, _ = _over_time(series, {"rps": series.rps}, {"rps": "mean"})
+    data.append(line(xs, c["offered"], f"offered ({unit})", color=COLORS[0], axis="y2", dash="dot"))
+    data.append(line(x, rates["rps"], "achieved (req/s)", color=COLORS[2], axis="y2"))
+    _fix_range(spec["yaxis2"], c["offered"], rates["rps"])
+    return figure("chart-load", "Load: users and offered rate", data, spec)
+
+
+def _fix_range(axis: dict, *arrays: np.ndarray) -> None:
+    """Fix ``axis`` to 0 .. a little above the highest value (a tick above the line)."""
+    top = axis_range(*arrays)
+    if top is not None:
+        axis["range"] = top
 
 
 def target_resources(series: RunSeries) -> dict | None:
@@ -193,6 +217,9 @@ def target_resources(series: RunSeries) -> dict | None:
         return None
     cols = {"cpu": series.target_cpu, "rss": series.target_rss / MB}
     x, c, xt = _over_time(series, cols, {"cpu": "mean", "rss": "max"})
+    spec = layout(xt, "CPU %", y2_title="MB")
+    _fix_range(spec["yaxis2"], c["rss"])  # a tick above the line, not every tick below it
+    _fix_range(spec["yaxis"], c["cpu"])
     return figure(
         "chart-target",
         "Target: CPU and memory (RSS)",
@@ -200,7 +227,7 @@ def target_resources(series: RunSeries) -> dict | None:
             line(x, c["cpu"], "CPU %", color=COLORS[0]),
             line(x, c["rss"], "RSS (MB)", color=COLORS[4], axis="y2"),
         ],
-        layout(xt, "CPU %", y2_title="MB"),
+        spec,
     )
 
 

@@ -25,6 +25,8 @@ import plotly.offline
 from reports import figures
 from reports.capacity_charts import capacity_charts
 from reports.capacity_view import capacity_section
+from reports.chart_data import outage_windows
+from reports.chart_marks import shade_outages
 from reports.report_sections import extra_lines, leak_view, verdict_cards
 from reports.run_analysis import RunAnalysis, analyse_run
 from rundir.layout import is_request
@@ -47,6 +49,8 @@ EVENT_FIELDS_SHOWN = (
     "error",
     "complete",
     "rows",
+    "start",
+    "end",
 )
 
 
@@ -202,8 +206,9 @@ def _generator(analysis: RunAnalysis) -> dict[str, Any]:
 
 def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
     series = run.series
+    outages = outage_windows(run.events, float(np.nansum(series.span_s)))
     time_charts = [
-        c
+        shade_outages(c, outages, series.elapsed_s)
         for c in (
             figures.throughput(series),
             figures.latency(series),
