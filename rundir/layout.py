@@ -63,6 +63,16 @@ PSEUDO_REQUEST_TYPES = frozenset(
 the target. Locust's aggregate (``total``) includes them; ``requests`` (rows and summary)
 leaves them out. The user classes name their own (they import no run directory); a test
 checks each is in this set."""
+PSEUDO_REQUEST_UNITS = {
+    JOB_TYPE: "ms",
+    QUEUE_TYPE: "jobs",
+    WS_MESSAGE_TYPE: "ms",
+    WS_RATE_TYPE: "msg/s",
+    DROPPED_TYPE: "arrivals",
+}
+"""The unit of each pseudo-request type's recorded value (its "time" column): durations in
+ms, queue readings a count of jobs, WebSocket rates messages per second; a ``DROPPED``
+value is always 0 (what counts is how many: the row's count)."""
 
 
 def slugify(text: str) -> str:
