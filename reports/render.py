@@ -29,7 +29,7 @@ from reports.chart_data import outage_windows
 from reports.chart_marks import shade_outages
 from reports.report_sections import extra_lines, leak_view, verdict_cards
 from reports.run_analysis import RunAnalysis, analyse_run
-from rundir.layout import is_request
+from rundir.layout import DROPPED_TYPE, PSEUDO_REQUEST_UNITS, is_request, split_key
 from rundir.reader import RunData, load_run
 
 REPORT_FILE = "report.html"
@@ -108,6 +108,26 @@ def _table_row(row: dict[str, Any], label: str, aggregate: bool = False) -> dict
     }
 
 
+def _other_row(row: dict[str, Any], key: str) -> dict[str, Any]:
+    """A measurement that is not a request, in its own unit (``PSEUDO_REQUEST_UNITS``): ms
+    as the request table shows them, counts and rates to one decimal; dropped arrivals are
+    a count only (their recorded values are all 0)."""
+    unit = PSEUDO_REQUEST_UNITS.get(split_key(key)[0], "ms")
+    if unit == "ms":
+        values = [_ms(row.get(k)) for k in OTHER_KEYS]
+    elif key.startswith(DROPPED_TYPE):
+        values = ["-"] * len(OTHER_KEYS)
+    else:
+        values = [num(row.get(k), 1) for k in OTHER_KEYS]
+    return {
+        "label": key,
+        "unit": "count" if key.startswith(DROPPED_TYPE) else unit,
+        "count": num(int(row.get("count") or 0)),
+        "failures": num(int(row.get("failures") or 0)),
+        "latencies": values,
+    }
+
+
 def _tables(analysis: RunAnalysis) -> tuple[list[dict], list[dict]]:
     requests, others = [], []
     for row in analysis.endpoints:
@@ -115,26 +135,19 @@ def _tables(analysis: RunAnalysis) -> tuple[list[dict], list[dict]]:
         if is_request(key):
             requests.append(_table_row(row, key))
         else:
-            others.append(
-                {
-                    "label": key,
-                    "count": num(int(row.get("count") or 0)),
-                    "failures": num(int(row.get("failures") or 0)),
-                    "latencies": [_ms(row.get(k)) for k in OTHER_KEYS],
-                }
-            )
+            others.append(_other_row(row, key))
     requests.append(_table_row(analysis.aggregate, "All requests to the target", True))
     return requests, others
 
 
 def _errors(analysis: RunAnalysis) -> list[dict[str, str]]:
+    """One row per route and message (the message, never the exception's repr)."""
     return [
         {
-            "kind": e.error_type,
+            "endpoint": ", ".join(e.endpoints),
+            "message": e.example,
             "count": num(e.count),
             "pct": num(100 * e.ratio, 2) if e.ratio is not None else "-",
-            "endpoints": ", ".join(e.endpoints),
-            "example": e.example,
         }
         for e in analysis.errors
     ]

@@ -40,6 +40,7 @@ from reports.analysis.breaking import (
     p95_limit,
     step_verdict,
 )
+from reports.analysis.errors import ErrorShare, error_message, error_ratios, error_type
 from reports.analysis.judged_steps import JudgedStep, judge_search_steps
 from reports.analysis.leak import LeakAnalysis, LeakRules, analyse_leak
 from reports.analysis.littles_law import LittleCheck, littles_law, littles_law_steps
@@ -50,12 +51,9 @@ from reports.analysis.steps import StepSpan, StepStats, aggregate_steps, segment
 from reports.analysis.tables import (
     CacheEffect,
     DataSizeScaling,
-    ErrorShare,
     apdex_score,
     cache_effect,
     data_size_scaling,
-    error_ratios,
-    error_type,
     percentile_table,
 )
 from reports.analysis.usl import UslFit, fit_usl, usl_curve
@@ -84,6 +82,7 @@ __all__ = [
     "apdex_score",
     "cache_effect",
     "data_size_scaling",
+    "error_message",
     "error_ratios",
     "error_type",
     "percentile_table",

@@ -44,13 +44,10 @@ __all__ = [
     "DEFAULT_PERCENTILES",
     "CacheEffect",
     "DataSizeScaling",
-    "ErrorShare",
     "JsonResult",
     "apdex_score",
     "cache_effect",
     "data_size_scaling",
-    "error_ratios",
-    "error_type",
     "json_ready",
     "percentile_table",
 ]
@@ -153,82 +150,6 @@ def apdex_score(
     satisfied = float(weights[values <= t_ms].sum())
     tolerating = float(weights[(values > t_ms) & (values <= APDEX_TOLERATING_FACTOR * t_ms)].sum())
     return apdex_ratio(satisfied, tolerating, float(weights.sum()) + failed)
-
-
-# -- errors ------------------------------------------------------------------------------------
-
-_URL = re.compile(r"\b[a-zA-Z][\w+.-]*://[^\s'\",)\]<>]*|(?<![\w.<])/[^\s'\",)\]<>]+")
-_NUMBERISH = re.compile(r"[\w-]*\d[\w-]*")
-_STATUS = re.compile(r"(?:10[0-3]|[2-5]\d\d)")
-_STATUS_BEFORE = re.compile(r"(?i)(?:status|code|http\w*|\w*error)\W*$")
-_STATUS_AFTER = re.compile(r"\s+[A-Z]")
-
-
-def _number_token(match: re.Match[str]) -> str:
-    token = match.group(0)
-    if _STATUS.fullmatch(token):
-        before = match.string[max(0, match.start() - 40) : match.start()]
-        if _STATUS_AFTER.match(match.string, match.end()) or _STATUS_BEFORE.search(before):
-            return token
-    return "<n>"
-
-
-def error_type(message: str) -> str:
-    """The type of an error message, so that occurrences differing in ids group together.
-
-    Rules, in order: URLs (``scheme://...``) and paths (``/v1/backtests/123``) become
-    ``<url>`` (the endpoint is reported apart); every word containing a digit (numbers,
-    hex, UUIDs, ids such as ``bt_7f3a``) becomes ``<n>``, except an HTTP status code
-    (100-103, 200-599) followed by a capitalised reason (``500 Server Error``) or
-    preceded by ``status``, ``code``, ``HTTP...`` or ``...Error``; whitespace collapses.
-    """
-    text = _URL.sub("<url>", str(message))
-    text = _NUMBERISH.sub(_number_token, text)
-    return " ".join(text.split())
-
-
-@dataclass(frozen=True)
-class ErrorShare(JsonResult):
-    """One error type (see :func:`error_type`) over the run."""
-
-    error_type: str
-    count: int
-    ratio: float | None
-    """``count`` over all requests of the run (None when there were none)."""
-    endpoints: tuple[str, ...]
-    """``"METHOD name"`` of every endpoint that saw it, sorted."""
-    example: str
-    """The most frequent original message of the type."""
-
-
-def error_ratios(errors: Sequence[Mapping[str, Any]], total_requests: int) -> list[ErrorShare]:
-    """Group error rows ``{"method", "name", "message", "count"}`` by type, most frequent first.
-
-    Ties keep the order of the type names; rows with a non-positive count are ignored.
-    """
-    groups: dict[str, dict[str, Any]] = {}
-    for row in errors:
-        count = int(row.get("count") or 0)
-        if count <= 0:
-            continue
-        message = str(row.get("message", ""))
-        group = groups.setdefault(
-            error_type(message), {"count": 0, "endpoints": set(), "messages": {}}
-        )
-        group["count"] += count
-        group["endpoints"].add(f"{row.get('method', '')} {row.get('name', '')}".strip())
-        group["messages"][message] = group["messages"].get(message, 0) + count
-    shares = [
-        ErrorShare(
-            error_type=kind,
-            count=g["count"],
-            ratio=g["count"] / total_requests if total_requests > 0 else None,
-            endpoints=tuple(sorted(g["endpoints"])),
-            example=max(g["messages"].items(), key=lambda kv: kv[1])[0],
-        )
-        for kind, g in groups.items()
-    ]
-    return sorted(shares, key=lambda s: (-s.count, s.error_type))
 
 
 # -- tagged endpoint rows ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from rundir.layout import is_request
+from rundir.layout import PSEUDO_REQUEST_UNITS, is_request
 
 AGGREGATE_LABEL = "All requests to the target"
 PERCENTILE_COLUMNS = (
@@ -36,7 +36,17 @@ PERCENTILE_COLUMNS = (
     "apdex",
 )
 """The columns of ``#percentile-table``, as its header lists them."""
-OTHER_COLUMNS = ("label", "count", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms", "avg_ms")
+OTHER_COLUMNS = (
+    "label",
+    "unit",
+    "count",
+    "failures",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "avg_ms",
+)
 """The columns of ``#other-table`` (measurements that are not requests to the target)."""
 
 
@@ -103,7 +113,7 @@ def check_row(cells: dict[str, str], expected: dict[str, Any], where: str) -> in
     """Every numeric cell against ``expected``'s value; the number of cells checked."""
     checked = 0
     for column, cell in cells.items():
-        if column == "label":
+        if column in ("label", "unit"):
             continue
         assert shows(cell, expected[column]), (
             f"{where}, {column}: the report shows {cell!r}, summary.json has {expected[column]!r}"
@@ -156,6 +166,8 @@ def test_the_other_measurements_are_summary_json(run):
     for endpoint in others:
         label = f"{endpoint['method']} {endpoint['name']}"
         check_row(rows[label], endpoint, label)
+        # each row in its own unit: JOB and WS_MSG ms, QUEUE jobs, WS_RATE msg/s
+        assert rows[label]["unit"] == PSEUDO_REQUEST_UNITS[endpoint["method"]], label
 
 
 def test_a_cell_shows_a_value_only_at_its_own_rounding():

@@ -11,12 +11,11 @@ import pytest
 import reports.analysis as analysis
 from metrics.latency import new_histogram, to_us
 from metrics.summary import SUMMARY_PERCENTILES, latency_stats, percentile_from_counts
+from reports.analysis.errors import error_message, error_ratios, error_type
 from reports.analysis.tables import (
     apdex_score,
     cache_effect,
     data_size_scaling,
-    error_ratios,
-    error_type,
     percentile_table,
 )
 from rundir.reader import recorded_values
@@ -100,7 +99,7 @@ def test_error_type_normalises_ids_but_keeps_the_status(message, kind):
     assert error_type(message) == kind
 
 
-def test_error_ratios_group_by_type_across_ids_and_endpoints():
+def test_error_ratios_group_by_route_and_message_type_across_ids():
     url = "HTTPError('500 Server Error: boom for url: http://h:1/v1/backtests/{}')"
     rows = [
         {"method": "GET", "name": "/v1/backtests/[id]", "message": url.format(123), "count": 5},
@@ -115,11 +114,14 @@ def test_error_ratios_group_by_type_across_ids_and_endpoints():
         {"method": "GET", "name": "/v1/jobs/[id]", "message": "ignored", "count": 0},
     ]
     shares = error_ratios(rows, total_requests=1000)
-    assert [s.count for s in shares] == [10, 4]
+    assert [(s.endpoints, s.count) for s in shares] == [
+        (("GET /v1/backtests/[id]",), 8),
+        (("GET /v1/jobs/[id]",), 4),
+        (("POST /v1/backtests",), 2),
+    ]
     first = shares[0]
-    assert "500 Server Error" in first.error_type and first.ratio == pytest.approx(0.01)
-    assert first.endpoints == ("GET /v1/backtests/[id]", "POST /v1/backtests")
-    assert first.example == url.format(123)
+    assert "500 Server Error" in first.error_type and first.ratio == pytest.approx(0.008)
+    assert first.example == "HTTPError: 500 Server Error: boom for url: http://h:1/v1/backtests/123"
     assert "404 Client Error" in shares[1].error_type
     assert error_ratios(rows, total_requests=0)[0].ratio is None
     assert json.dumps([s.as_dict() for s in shares], allow_nan=False)
@@ -207,3 +209,47 @@ def test_a_saved_histogram_gives_summary_json_s_percentiles(seed):
         assert table[key] == summary[key], key
         assert percentile_from_counts(by_value, p / 100) == summary[key], key
     assert table["max_ms"] == summary["max_ms"]
+
+
+@pytest.mark.parametrize(
+    "raw,shown",
+    [
+        ("CatchResponseError('status 500: injected_error')", "status 500: injected_error"),
+        (
+            "CatchResponseError(\"body is not JSON (text/html): '<b>'\")",
+            "body is not JSON (text/html): '<b>'",
+        ),
+        (
+            "ConnectionRefusedError(111, 'Connection refused')",
+            "ConnectionRefusedError: 111 Connection refused",
+        ),
+        ("RemoteDisconnected()", "RemoteDisconnected"),
+        ("status 500: plain text", "status 500: plain text"),
+        ("Broken(unclosed", "Broken(unclosed"),
+    ],
+)
+def test_error_message_shows_the_message_not_the_repr(raw, shown):
+    assert error_message(raw) == shown
+
+
+def test_the_same_message_on_two_routes_is_two_rows_and_reprs_group_with_messages():
+    rows = [
+        {
+            "method": "GET",
+            "name": "/a",
+            "message": "CatchResponseError('status 500: x')",
+            "count": 2,
+        },
+        {"method": "GET", "name": "/a", "message": "status 500: x", "count": 1},
+        {
+            "method": "GET",
+            "name": "/b",
+            "message": "CatchResponseError('status 500: x')",
+            "count": 1,
+        },
+    ]
+    shares = error_ratios(rows, total_requests=10)
+    assert [(s.endpoints, s.count, s.example) for s in shares] == [
+        (("GET /a",), 3, "status 500: x"),
+        (("GET /b",), 1, "status 500: x"),
+    ]
