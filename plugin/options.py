@@ -166,6 +166,28 @@ def add_options(parser) -> None:
     add_scenario_options(group)
     add_target_metrics_option(group)
     add_threshold_options(group)
+    add_history_options(group)
+
+
+def add_history_options(parser) -> None:
+    """The run history (reports.history_store): where every run is appended, and its build."""
+    parser.add_argument(
+        "--history-db",
+        default=None,
+        env_var="QUANTLOAD_HISTORY_DB",
+        include_in_web_ui=False,
+        help="the run history every run is appended to: a SQLite path or a SQLAlchemy URL "
+        "(postgresql://...); default history.sqlite beside the run directories "
+        "(results/history.sqlite); 'none' keeps no history",
+    )
+    parser.add_argument(
+        "--build-id",
+        default=None,
+        env_var="QUANTLOAD_BUILD_ID",
+        include_in_web_ui=False,
+        help="the build under test, for the run history (default: the git commit of the "
+        "working directory, when there is one)",
+    )
 
 
 def add_run_options(parser) -> None:

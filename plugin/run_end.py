@@ -7,7 +7,8 @@ included) when the load is over and every worker's last data is in:
    measured ``summary.json``, the final ``meta.json`` and the ``test_stop`` event;
 2. :func:`reports.finalize.finalize` turns the finished directory into the verdicts
    (``breaking_point``, ``leak``, ``thresholds``, ``passed`` in ``summary.json``),
-   ``junit.xml`` and ``report.html``; the breakpoint search's findings come from the
+   ``junit.xml`` and ``report.html``, and appends the run to the history
+   (``--history-db``, ``--build-id``); the breakpoint search's findings come from the
    run's shape (:meth:`scenarios.base.ParameterizedShape.findings`), the thresholds
    and an ``[abort]`` breach from the live threshold watch;
 3. the console gets the threshold table and the report's path;
@@ -26,6 +27,7 @@ from plugin.collector import INTERRUPTED, RunStop
 from plugin.threshold_watch import ThresholdWatch
 from rundir.writer import RunWriter
 from scenarios.base import ParameterizedShape
+from users.settings import settings_of
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -63,11 +65,14 @@ class RunEnd:
             summary["complete"],
         )
 
+        settings = settings_of(self.environment)
         outcome = finalize(
             writer.path,
             thresholds=self.thresholds.thresholds,
             breach=self.thresholds.breach,
             search=self._findings(),
+            history_db=settings.history_db,
+            build_id=settings.build_id,
         )
         writer.summary = outcome.summary
 

@@ -11,7 +11,9 @@ to what the user reads. In order:
 3. judge the thresholds on that summary: ``thresholds`` and ``passed``;
 4. write ``junit.xml`` (one test case per threshold; empty when there are none);
 5. render ``report.html`` from the same run data, analysis and verdicts;
-6. write ``summary.json`` again, whole (temp file, fsync, rename), last, so it names
+6. append the run to the history database (:mod:`reports.history_store`; SQLite
+   beside the run directories by default, ``--history-db``; ``none`` disables);
+7. write ``summary.json`` again, whole (temp file, fsync, rename), last, so it names
    any stage that failed.
 
 A stage that fails is logged and named in ``summary.json``'s ``stage_errors``; the
@@ -28,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reports.history_record import run_record
+from reports.history_store import append_run, history_url, open_history
 from reports.junit import JUNIT_FILENAME, write_junit
 from reports.render import render_report
 from reports.run_analysis import RunAnalysis, analyse_run, breaking_point_section, leak_section
@@ -64,12 +68,16 @@ def finalize(
     thresholds: ThresholdSet | None = None,
     breach: Result | None = None,
     search: dict[str, Any] | None = None,
+    history_db: str | None = None,
+    build_id: str | None = None,
 ) -> RunOutcome:
     """Turn a finished run directory into its verdicts, ``junit.xml`` and ``report.html``.
 
     ``thresholds``: the run's threshold set; ``breach``: the ``[abort]`` threshold that
     stopped the run early, if any (it stays a failure); ``search``: the breakpoint
     search's findings (``BreakpointSearch.summary()``) when that shape ran.
+    ``history_db``: ``--history-db`` (None: ``history.sqlite`` beside the run directory;
+    ``none``: no history); ``build_id``: ``--build-id`` (None: the git commit, if any).
     Raises :class:`rundir.reader.RunDirError` only if ``run_dir`` is not a run directory.
     """
     errors: list[str] = []
@@ -101,6 +109,8 @@ def finalize(
     )
     report = _stage("report", errors, lambda: _render(run, analysis, summary))
 
+    _stage("history", errors, lambda: _record_history(run, summary, history_db, build_id))
+
     if errors:
         summary["stage_errors"] = errors
     write_summary(run.path, summary)
@@ -110,6 +120,20 @@ def finalize(
 def _render(run: RunData, analysis: RunAnalysis | None, summary: dict[str, Any]) -> Path:
     run.summary = summary
     return render_report(run.path, run=run, analysis=analysis)
+
+
+def _record_history(
+    run: RunData, summary: dict[str, Any], history_db: str | None, build_id: str | None
+) -> None:
+    """Append the run to the history (nothing when it is disabled)."""
+    url = history_url(history_db, run.path)
+    if url is None:
+        return
+    engine = open_history(url)
+    try:
+        append_run(engine, run_record(run, summary, build_id))
+    finally:
+        engine.dispose()
 
 
 def _stage(name: str, errors: list[str], work: Callable[[], T]) -> T | None:

@@ -56,6 +56,10 @@ class RunSettings:
     """``--thresholds FILE``."""
     threshold: tuple[str, ...] = ()
     """Every ``--threshold EXPR``."""
+    history_db: str | None = None
+    """``--history-db``: a SQLite path or SQLAlchemy URL, ``none`` (None: the default file)."""
+    build_id: str | None = None
+    """``--build-id`` (None: the git commit of the working directory)."""
     # -- set by the master for its workers --
     workers: int = 1
     """Workers sharing the load (an open-model rate is a total across them)."""
