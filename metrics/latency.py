@@ -148,10 +148,11 @@ class Cell:
     ``hist`` holds every timed request (failures included, as Locust's stats do);
     ``failed_hist`` only the failed ones, or is None while there are none.
     Either may be an encoded string until someone needs the numbers.
-    ``sum_ms`` adds up the exact response times, for a mean equal to Locust's.
+    ``sum_ms`` adds up the exact response times, for a mean equal to Locust's;
+    ``sum_bytes`` the response lengths, for Locust's average size.
     """
 
-    __slots__ = ("hist", "failed_hist", "count", "failures", "sum_ms")
+    __slots__ = ("hist", "failed_hist", "count", "failures", "sum_ms", "sum_bytes")
 
     def __init__(
         self,
@@ -160,12 +161,14 @@ class Cell:
         count: int = 0,
         failures: int = 0,
         sum_ms: float = 0.0,
+        sum_bytes: int = 0,
     ) -> None:
         self.hist = hist if hist is not None else new_histogram()
         self.failed_hist = failed_hist
         self.count = count
         self.failures = failures
         self.sum_ms = sum_ms
+        self.sum_bytes = sum_bytes
 
     def add(self, other: Cell) -> None:
         """Merge ``other`` into this cell (decoding it if needed); this cell's histograms
@@ -173,6 +176,7 @@ class Cell:
         self.count += other.count
         self.failures += other.failures
         self.sum_ms += other.sum_ms
+        self.sum_bytes += other.sum_bytes
         _live(self.hist).add(as_histogram(other.hist))
         if other.failed_hist is not None:
             if self.failed_hist is None:
@@ -201,7 +205,7 @@ class Slot:
 
     def to_wire(self) -> dict[str, Any]:
         """A msgpack/JSON-safe dict: ``{"k", "e": {key: [count, failures, hdr, failed_hdr,
-        sum_ms]},
+        sum_ms, sum_bytes]},
         "err": [[key, message, n], ...], "gen": sample or None}``; histograms encoded."""
         cells = {}
         for key, cell in self.cells.items():
@@ -209,7 +213,7 @@ class Slot:
             failed = cell.failed_hist
             if failed is not None and not isinstance(failed, str):
                 failed = encode(failed)
-            cells[key] = [cell.count, cell.failures, hist, failed, cell.sum_ms]
+            cells[key] = [cell.count, cell.failures, hist, failed, cell.sum_ms, cell.sum_bytes]
         return {
             "k": self.k,
             "e": cells,
@@ -219,10 +223,14 @@ class Slot:
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Slot:
-        """The inverse of :meth:`to_wire`; histograms stay encoded until merged."""
+        """The inverse of :meth:`to_wire`; histograms stay encoded until merged. (A cell
+        without ``sum_bytes``, from a worker of an older suite, counts 0 bytes.)"""
         slot = cls(int(data["k"]))
-        for key, (count, failures, hist, failed, sum_ms) in data.get("e", {}).items():
-            slot.cells[str(key)] = Cell(hist, failed, int(count), int(failures), float(sum_ms))
+        for key, (count, failures, hist, failed, sum_ms, *rest) in data.get("e", {}).items():
+            sum_bytes = int(rest[0]) if rest else 0
+            slot.cells[str(key)] = Cell(
+                hist, failed, int(count), int(failures), float(sum_ms), sum_bytes
+            )
         for key, msg, n in data.get("err", []):
             slot.count_error(str(key), str(msg), int(n))
         gen = data.get("gen")
@@ -259,9 +267,17 @@ class SlotRecorder:
         self._current = slot
         return slot
 
-    def record(self, key: str, response_time_ms: float | None, exception: Any, now: float) -> None:
-        """One request event; ``now`` is its wall time (``time.time()``). Hot path:
-        a slot check, a dict lookup and ``record_value``."""
+    def record(
+        self,
+        key: str,
+        response_time_ms: float | None,
+        exception: Any,
+        now: float,
+        response_length: int | None = 0,
+    ) -> None:
+        """One request event; ``now`` is its wall time (``time.time()``), ``response_length``
+        its body's bytes (Locust's). Hot path: a slot check, a dict lookup and
+        ``record_value``."""
         k = int((now - self.start) // self.interval)
         slot = self._current
         if slot is None or slot.k != k:
@@ -270,6 +286,8 @@ class SlotRecorder:
         if cell is None:
             cell = slot.cells[key] = Cell()
         cell.count += 1
+        if response_length:
+            cell.sum_bytes += response_length
         us = -1
         if response_time_ms is not None:
             us = int(response_time_ms * US_PER_MS + 0.5)  # to_us(), inlined: this is hot

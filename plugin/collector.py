@@ -45,6 +45,7 @@ from plugin.run_meta import describe_run, profile_stem
 from rundir.files import RunFiles
 from rundir.layout import claim_run_dir, make_run_id
 from rundir.writer import WORKER_REPORT_INTERVAL_S, RunWriter
+from users.measurements import dropped
 from users.settings import settings_of
 
 logger = logging.getLogger("quantload.metrics")
@@ -112,7 +113,19 @@ class Collector:
     ) -> None:
         recorder = self.recorder
         if recorder is not None:
-            recorder.record(f"{request_type} {name}", response_time, exception, time.time())
+            recorder.record(
+                f"{request_type} {name}", response_time, exception, time.time(), response_length
+            )
+
+    def on_measurement(
+        self, kind: str, name: str, value: float, length: int = 0, exception: Any = None
+    ) -> None:
+        """A reading of ``users.measurements.measurement`` (not a request to the target):
+        recorded like a request under ``"KIND name"``, so the run directory names it as
+        before; Locust's own stats never see it."""
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.record(f"{kind} {name}", value, exception, time.time(), length)
 
     def _tick(self, now: float, now_k: int) -> None:
         """The ticker's work just after slot ``now_k`` began (each role its own)."""
@@ -176,6 +189,7 @@ class RunCollector(Collector):
         if self.writer is not None and not self.writer.finished:
             self._finish()
         self._runs += 1
+        dropped.clear()  # a new run's drops only (Locust resets its stats too)
         self._stopped_at = None
         self._interrupted = False
         self._next_note_k = 0

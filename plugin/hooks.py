@@ -19,7 +19,9 @@ this module tells you every side effect the suite has on a Locust run:
   load, achieved throughput, elapsed and remaining time;
 - latency histograms and the run directory (``plugin.collector``): at ``init`` the
   process's collector is made for its role (``LocalCollector``, ``WorkerCollector``,
-  ``MasterCollector``); ``request`` records into per-second HDR histograms;
+  ``MasterCollector``); ``request`` and the suite's own ``users.measurements.measurement``
+  (job, queue, WebSocket readings, dropped arrivals: never Locust requests) record into
+  per-second HDR histograms;
   ``report_to_master`` / ``worker_report`` carry workers' slots to the master (plus a
   custom ``quantload_final`` message with a worker's last slots); ``test_start`` opens
   a run directory, ``test_stopping`` ends the load, ``test_stop`` / ``quitting`` end
@@ -57,10 +59,12 @@ from plugin.run_end import EXIT_INTERRUPTED, RunEnd
 from plugin.target_watch import TargetWatch
 from plugin.threshold_watch import ThresholdWatch
 from plugin.webui import install_report_link
+from plugin.webui_guard import install_guard
 from plugin.worker_collector import WorkerCollector
 from reports.thresholds import ThresholdError
 from scenarios.catalogue import shape_instance
 from users.arrival_rate_user import ARRIVAL_RATE_MESSAGE
+from users.measurements import measurement
 from users.settings import set_arrival_rate_option, settings_of, share_with_workers
 
 logger = logging.getLogger("quantload")
@@ -219,6 +223,7 @@ def _install_collector(environment: Environment) -> None:
     if isinstance(runner, WorkerRunner):
         worker = WorkerCollector(environment)
         environment.events.request.add_listener(worker.on_request)
+        measurement.add_listener(worker.on_measurement)
         _aim(
             test_start=worker.on_test_start,
             test_stop=worker.on_test_stop,
@@ -234,6 +239,7 @@ def _install_collector(environment: Environment) -> None:
     else:
         collector = LocalCollector(environment, _run_end, _embedded_target_started, _watch.sample)
         environment.events.request.add_listener(collector.on_request)
+        measurement.add_listener(collector.on_measurement)
     _run_collector["collector"] = collector
     _aim(
         test_start=collector.on_test_start,
@@ -300,11 +306,9 @@ def register(default_users: Iterable[str]) -> None:
         if environment.web_ui is not None:
             _watch.panel.install(environment.web_ui)
             install_report_link(environment.web_ui, lambda: _run_end.last_report)
+            install_guard(environment.web_ui)  # no secret shown, no bad host taken
         if isinstance(environment.runner, WorkerRunner):
             environment.runner.register_message(ARRIVAL_RATE_MESSAGE, _follow_arrival_rate)
-        # gevent's loop clock is cached since the loop last ran (before the suite's imports):
-        # Locust's spawn_later(run_time) would count from then and end -t runs early.
-        gevent.get_hub().loop.update_now()
 
     events.test_start.add_listener(_share_worker_count)
     events.quitting.add_listener(_stop_embedded_target)

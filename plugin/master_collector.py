@@ -30,9 +30,11 @@ from plugin.collector import (
     RunCollector,
 )
 from rundir.writer import RunWriter
+from users.measurements import DROPPED_KIND, dropped
 from users.settings import share_with_workers
 
 logger = logging.getLogger("quantload.metrics")
+DROPPED_PREFIX = f"{DROPPED_KIND} "
 
 
 class MasterCollector(RunCollector):
@@ -73,6 +75,11 @@ class MasterCollector(RunCollector):
                 logger.exception("quantload: unreadable slots from worker %s", client_id)
                 continue
             writer.add(client_id, slots, batch.get("through"), final=bool(batch.get("final")))
+            for slot in slots:  # the breakpoint search counts drops by the second
+                second = int(writer.start + slot.k * writer.interval)
+                for key, cell in slot.cells.items():
+                    if key.startswith(DROPPED_PREFIX):
+                        dropped.add(second, cell.count)
 
     def on_worker_connect(self, client_id: str, **_kwargs: Any) -> None:
         writer = self.writer

@@ -30,24 +30,23 @@ def build_row(
     """One ``timeseries.jsonl`` row (without ``target``, which the caller adds).
 
     ``seconds`` is how much of the slot the run covered (the last one may be
-    short), so ``rps`` is a true rate. Endpoints without requests in the slot
-    are left out; ``total`` (Locust's aggregate: every row) and ``requests`` (the
-    target's requests only, see :data:`rundir.layout.PSEUDO_REQUEST_TYPES`) are always there.
+    short), so ``rps`` is a true rate. Endpoints (and measurements) without
+    entries in the slot are left out; ``total`` and ``requests`` are always there,
+    equal: the target's requests only (measurements, see
+    :data:`rundir.layout.PSEUDO_REQUEST_TYPES`, never reach Locust's aggregate, so
+    neither counts them; ``requests`` stays for readers of older runs).
     """
     endpoints = {
         key: cell_stats(cell, seconds, ROW_PERCENTILES) for key, cell in sorted(cells.items())
     }
-    total = cell_stats(merge_cells(cells.values()), seconds, ROW_PERCENTILES)
-    only_requests = all(is_request(key) for key in cells)
+    total = cell_stats(requests_cell(cells), seconds, ROW_PERCENTILES)
     return {
         "t": round(t, 3),
         "elapsed_s": round(elapsed_s, 3),
         "users": users,
         "endpoints": endpoints,
         "total": total,
-        "requests": dict(total)
-        if only_requests
-        else cell_stats(requests_cell(cells), seconds, ROW_PERCENTILES),
+        "requests": dict(total),
         "generators": {gid: dict(sample) for gid, sample in sorted(generators.items())},
     }
 
@@ -86,10 +85,12 @@ def build_summary(
 ) -> dict[str, Any]:
     """``summary.json`` per DESIGN.md from the run's cumulative cells.
 
-    ``total`` is Locust's aggregate row (every row, pseudo-requests included, so it
-    equals Locust's own totals); ``requests`` is the target's requests only.
-    ``endpoints`` are sorted by name then method (as Locust prints them);
-    ``errors`` by count, largest first.
+    ``total`` is the target's requests only, as Locust's own aggregate row is (the
+    measurements, :data:`rundir.layout.PSEUDO_REQUEST_TYPES`, go through the suite's
+    own channel, not Locust's stats); ``requests`` is the same, kept for readers of
+    older runs. Each endpoint's ``avg_size_bytes`` is Locust's "average size": response
+    bytes per request (None without requests). ``endpoints`` are sorted by name then
+    method (as Locust prints them); ``errors`` by count, largest first.
     """
     endpoints = []
     for key in sorted(totals, key=lambda k: split_key(k)[::-1]):
@@ -101,9 +102,9 @@ def build_summary(
                 "method": method,
                 **cell_stats(cell, duration_s, SUMMARY_PERCENTILES),
                 "apdex": apdex(cell, apdex_t_ms),
+                "avg_size_bytes": round(cell.sum_bytes / cell.count, 1) if cell.count else None,
             }
         )
-    total = merge_cells(totals.values())
     requests = requests_cell(totals)
     error_rows = []
     for (key, message), count in sorted(errors.items(), key=lambda item: (-item[1], item[0])):
@@ -118,8 +119,8 @@ def build_summary(
         "apdex_t_ms": apdex_t_ms,
         "endpoints": endpoints,
         "total": {
-            **cell_stats(total, duration_s, SUMMARY_PERCENTILES),
-            "apdex": apdex(total, apdex_t_ms),
+            **cell_stats(requests, duration_s, SUMMARY_PERCENTILES),
+            "apdex": apdex(requests, apdex_t_ms),
         },
         "requests": {
             **cell_stats(requests, duration_s, SUMMARY_PERCENTILES),

@@ -19,9 +19,9 @@ from typing import Any
 
 from metrics.aggregate import FINAL, Aggregator, MergedSlot
 from metrics.generator import OverloadTracker
-from metrics.latency import GeneratorSample, Slot, merge_cells
+from metrics.latency import GeneratorSample, Slot
 from rundir.files import RunFiles, iso
-from rundir.records import build_row, build_summary
+from rundir.records import build_row, build_summary, requests_cell
 
 WORKER_REPORT_INTERVAL_S = 3.0
 """Locust's ``WORKER_REPORT_INTERVAL``: how often workers send their slots."""
@@ -154,7 +154,8 @@ class RunWriter:
 
     def _write_histograms(self) -> None:
         totals = self.aggregator.totals
-        self.files.write_histograms(totals, merge_cells(totals.values()) if totals else None)
+        # _total.hdr: the target's requests, as summary.json's total (no measurement)
+        self.files.write_histograms(totals, requests_cell(totals) if totals else None)
 
     def _write_row(self, merged: MergedSlot, span_s: float) -> None:
         t = self.start + merged.k * self.interval

@@ -46,7 +46,7 @@ from scenarios.base import (
     connection_users,
 )
 from scenarios.breakpoint_search import BreakpointSearch, SearchSettings
-from users.arrival_rate_user import DROPPED_REQUEST_TYPE
+from users.measurements import dropped
 
 logger = logging.getLogger("quantload.scenarios")
 
@@ -72,7 +72,7 @@ SEARCH_PARAMETERS = (
 
 
 def stats_snapshot(stats: Any, at_s: float, before_second: int | None = None) -> StatsSnapshot:
-    """Locust's cumulative totals, with dropped arrivals counted apart.
+    """Locust's cumulative totals, and the dropped arrivals (``users.measurements.dropped``).
 
     With ``before_second`` (a ``time.time()`` second), the counts are of the
     requests completed before that second, from the per-second counters (for
@@ -88,16 +88,8 @@ def stats_snapshot(stats: Any, at_s: float, before_second: int | None = None) ->
     total = stats.total
     answered, failures = count(total), count(total, failures=True)
     times = dict(total.response_times)
-    dropped = 0
-    for (_name, method), entry in list(stats.entries.items()):
-        if method == DROPPED_REQUEST_TYPE:
-            n = count(entry)
-            dropped += n
-            answered -= n
-            failures -= count(entry, failures=True)
-            for ms, k in entry.response_times.items():
-                times[ms] = times.get(ms, 0) - k
-    return StatsSnapshot(at_s, answered, failures, dropped, times)
+    # drops are measurements (users.measurements), not in Locust's stats: counted apart
+    return StatsSnapshot(at_s, answered, failures, dropped.total(before_second), times)
 
 
 class BreakpointShape(ParameterizedShape):

@@ -25,7 +25,8 @@ works like wrk2 or k6's ``constant-arrival-rate`` executor:
 * Latency is measured from the *intended* start, so time lost to a late
   scheduler or a wait for a free connection counts (wrk2's correction).
 * At most ``max_in_flight`` requests are outstanding; an arrival that finds the
-  cap full is dropped and reported as a ``DROPPED`` failure (k6's
+  cap full is dropped and recorded as a ``DROPPED`` failure (a measurement,
+  ``users.measurements``, not a Locust request; k6's
   ``dropped_iterations``), so overload shows up instead of being absorbed.
 """
 
@@ -47,6 +48,7 @@ from locust.runners import MasterRunner
 
 from users.api import BacktestApi
 from users.common import ApiUser
+from users.measurements import DROPPED_KIND, record
 from users.routes import ROUTE_BACKTESTS, ROUTE_MARKET_DATA, ROUTE_STRATEGIES
 from users.settings import set_arrival_rate_option, settings_of
 
@@ -70,8 +72,8 @@ RATE_POLL_S = 0.25
 ARRIVAL_RATE_MESSAGE = "quantload:arrival_rate"
 """Master -> workers: a shape changed the total arrival rate (data: the new rate)."""
 
-DROPPED_REQUEST_TYPE = "DROPPED"
-"""The request type (method column) of dropped arrivals in Locust's stats."""
+DROPPED_REQUEST_TYPE = DROPPED_KIND
+"""The measurement kind of dropped arrivals (the run directory's method column)."""
 
 SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN")
 """Small fixed set, so the traffic mix (and the target's cache hit rate) is repeatable."""
@@ -216,14 +218,11 @@ class _Scheduler:
         name, call = ROUTES[route]
         if len(self.in_flight) >= self.max_in_flight:
             ArrivalRateUser.dropped += 1
-            self.environment.events.request.fire(
-                request_type=DROPPED_REQUEST_TYPE,
-                name=name,
-                response_time=0,
-                response_length=0,
-                exception=ArrivalDropped(f"in-flight cap {self.max_in_flight} reached"),
-                context={"intended_start": intended, "co_corrected": True},
-                start_time=time.time() - (time.perf_counter() - intended),
+            record(
+                DROPPED_REQUEST_TYPE,
+                name,
+                0,
+                ArrivalDropped(f"in-flight cap {self.max_in_flight} reached"),
             )
             return
         self.in_flight.spawn(user.send_arrival, call, self.rng.getrandbits(64), intended)

@@ -1,16 +1,16 @@
 """``JobUser``: submits asynchronous jobs in batches and measures how long they really take.
 
 HTTP response times say nothing about a job API's real latency, so besides the
-ordinary request rows this user adds its own Locust entries:
+ordinary request rows this user records measurements (``users.measurements``: the
+suite's own channel, never Locust's request stats):
 
 * ``JOB end_to_end``: submit sent → final status seen by polling (what a client waits);
 * ``JOB processing``: ``finished_at - started_at`` from the job document (worker time);
-* ``QUEUE depth`` / ``QUEUE running``: samples of ``GET /v1/queue``. Their
-  "response time" column holds the job COUNT, not milliseconds, so the
-  average/percentiles/max of those rows are queue-depth statistics.
+* ``QUEUE depth`` / ``QUEUE running``: samples of ``GET /v1/queue``: a job COUNT,
+  not milliseconds (the run directory's time columns hold it; read them as counts).
 
 A job that ends ``failed`` or ``cancelled``, or is not final within
-``JOB_TIMEOUT_S``, is recorded as a failed ``end_to_end`` entry (reason
+``JOB_TIMEOUT_S``, is recorded as a failed ``end_to_end`` measurement (reason
 ``job failed`` / ``job cancelled`` / ``job timed out``).
 """
 
@@ -24,6 +24,7 @@ from locust import between, tag, task
 
 from users.api import FINAL_JOB_STATUSES
 from users.common import FALLBACK_STRATEGIES, UNIVERSE, ApiUser, random_date_range
+from users.measurements import JOB_KIND, QUEUE_KIND, record
 
 #: The traffic mix at a glance: relative weight of each task.
 WEIGHTS = {
@@ -42,9 +43,9 @@ POLL_INTERVAL_S = 0.25
 JOB_TIMEOUT_S = 120.0
 #: Minimum time between two queue-depth samples of one user.
 QUEUE_SAMPLE_INTERVAL_S = 1.0
-#: Names of the custom Locust entries.
-JOB_REQUEST_TYPE = "JOB"
-QUEUE_REQUEST_TYPE = "QUEUE"
+#: Kinds of this user's measurements (``users.measurements``).
+JOB_REQUEST_TYPE = JOB_KIND
+QUEUE_REQUEST_TYPE = QUEUE_KIND
 
 
 class JobOutcomeError(Exception):
@@ -101,7 +102,7 @@ class JobUser(ApiUser):
                 job.doc = self.api.get_job(job.job_id) or job.doc
 
     def sample_queue(self, force: bool = False) -> None:
-        """Record queue depth and running jobs as ``QUEUE`` entries (at most once per interval)."""
+        """Record queue depth and running jobs as ``QUEUE`` measurements (at most once a second)."""
         now = time.monotonic()
         if not force and now - self._last_queue_sample < QUEUE_SAMPLE_INTERVAL_S:
             return
@@ -136,11 +137,4 @@ class JobUser(ApiUser):
     def _fire(
         self, name: str, value: float, error: Exception | None, request_type: str = JOB_REQUEST_TYPE
     ) -> None:
-        self.environment.events.request.fire(
-            request_type=request_type,
-            name=name,
-            response_time=value,
-            response_length=0,
-            exception=error,
-            context={},
-        )
+        record(request_type, name, value, error)

@@ -1,21 +1,21 @@
 """Follow Monte-Carlo jobs over the progress WebSocket and measure delivery.
 
 ``WebSocketUser`` submits a job over HTTP (``BacktestApi``), then follows
-``WS /v1/jobs/{id}/events`` until the job's final status. Everything it learns
-becomes a Locust request event, so WebSocket figures sit in the same stats,
-CSVs and reports as HTTP:
+``WS /v1/jobs/{id}/events`` until the job's final status. The handshake is a
+request to the target, so it is a Locust request event (in Locust's stats,
+CSVs and reports beside HTTP); what the stream delivers is measured through the
+suite's own channel (``users.measurements``), never in Locust's request stats:
 
-* ``WS_CONNECT`` / ``/v1/jobs/{id}/events``: handshake time in ms; a failure
+* ``WS_CONNECT`` / ``/v1/jobs/{id}/events`` (a request): handshake time in ms; a failure
   when the connection is refused, closed with 4401/4404 or answered with an
   error message.
-* ``WS_MSG`` / ``/v1/jobs/{id}/events``: delivery latency in ms, receive
+* ``WS_MSG`` / ``/v1/jobs/{id}/events`` (a measurement): delivery latency in ms, receive
   ``time.time()`` minus the message's ``sent_at`` (negative clock skew clamped
   to 0); length = message bytes.
-* ``WS_RATE`` / ``messages_per_s``: NOT a time. Its "response time" is the
-  messages per second over the whole subscription (first connect to final
-  status, reconnects included), fired once per job; length = message count.
-  Read its avg/median/percentile columns as msgs/s.
-* ``WS_CONNECT`` / ``disconnect``: a failure per drop before a final status,
+* ``WS_RATE`` / ``messages_per_s`` (a measurement): NOT a time, the messages
+  per second over the whole subscription (first connect to final status,
+  reconnects included), once per job; length = message count.
+* ``WS_CONNECT`` / ``disconnect`` (a request failure): one per drop before a final status,
   with the reason; response_time = ms the stream had been open.
 
 After a drop the user reconnects with exponential backoff (capped, with jitter
@@ -37,12 +37,15 @@ from locust import between, tag, task
 
 from users.api import FINAL_JOB_STATUSES
 from users.common import ApiUser
+from users.measurements import WS_MESSAGE_KIND, WS_RATE_KIND, record
 from users.routes import ROUTE_JOB_EVENTS
 
-MESSAGE_REQUEST_TYPE = "WS_MSG"
-"""Request type of a progress message's delivery latency (a measurement, not a request)."""
-RATE_REQUEST_TYPE = "WS_RATE"
-"""Request type of a stream's message rate (a measurement, not a request)."""
+CONNECT_REQUEST_TYPE = "WS_CONNECT"
+"""Request type of the handshake (a request to the target, in Locust's stats)."""
+MESSAGE_REQUEST_TYPE = WS_MESSAGE_KIND
+"""Kind of a progress message's delivery latency (a measurement, not a request)."""
+RATE_REQUEST_TYPE = WS_RATE_KIND
+"""Kind of a stream's message rate (a measurement, not a request)."""
 RATE_NAME = "messages_per_s"
 DISCONNECT_NAME = "disconnect"
 CLOSE_NORMAL = 1000
@@ -128,7 +131,7 @@ class WebSocketUser(ApiUser):
             except WsDisconnected as e:
                 self._fire(
                     DISCONNECT_NAME,
-                    "WS_CONNECT",
+                    CONNECT_REQUEST_TYPE,
                     (time.perf_counter() - opened) * 1000,
                     exception=e,
                 )
@@ -156,14 +159,14 @@ class WebSocketUser(ApiUser):
                 # its text quotes the response headers (a Date among them): keep only the
                 # status, so Locust groups these failures in one row
                 status = WsRejected(f"handshake status {e.status_code}")
-                self._fire(ROUTE_JOB_EVENTS, "WS_CONNECT", elapsed_ms, exception=status)
+                self._fire(ROUTE_JOB_EVENTS, CONNECT_REQUEST_TYPE, elapsed_ms, exception=status)
                 if 400 <= e.status_code < 500:  # refused for good: retrying cannot help
                     raise status from e
             else:
-                self._fire(ROUTE_JOB_EVENTS, "WS_CONNECT", elapsed_ms, exception=e)
+                self._fire(ROUTE_JOB_EVENTS, CONNECT_REQUEST_TYPE, elapsed_ms, exception=e)
             raise
         opened = time.perf_counter()
-        self._fire(ROUTE_JOB_EVENTS, "WS_CONNECT", (opened - t0) * 1000)
+        self._fire(ROUTE_JOB_EVENTS, CONNECT_REQUEST_TYPE, (opened - t0) * 1000)
         self._ws.settimeout(self.recv_timeout_s)
         return opened
 
@@ -182,7 +185,7 @@ class WebSocketUser(ApiUser):
                 if code in PERMANENT_CLOSE_CODES:
                     self._fire(
                         ROUTE_JOB_EVENTS,
-                        "WS_CONNECT",
+                        CONNECT_REQUEST_TYPE,
                         0,
                         exception=WsRejected(f"closed with code {code}"),
                     )
@@ -211,7 +214,7 @@ class WebSocketUser(ApiUser):
             error = message["error"]
             code = error.get("code", "?") if isinstance(error, dict) else "?"
             rejected = WsRejected(f"server error: {code}")
-            self._fire(ROUTE_JOB_EVENTS, "WS_CONNECT", 0, exception=rejected)
+            self._fire(ROUTE_JOB_EVENTS, CONNECT_REQUEST_TYPE, 0, exception=rejected)
             raise rejected
         latency_ms = max(0.0, (received - sent_at) * 1000)  # clamp clock skew
         self._fire(ROUTE_JOB_EVENTS, MESSAGE_REQUEST_TYPE, latency_ms, length=len(data))
@@ -230,6 +233,10 @@ class WebSocketUser(ApiUser):
         length: int = 0,
         exception: Exception | None = None,
     ) -> None:
+        """A handshake (or its stream's failure) is a Locust request; the rest measurements."""
+        if request_type != CONNECT_REQUEST_TYPE:
+            record(request_type, name, response_time, exception, length)
+            return
         self.environment.events.request.fire(
             request_type=request_type,
             name=name,

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from metrics.latency import Cell, new_histogram, to_us
+from metrics.latency import Cell, Slot, SlotRecorder, new_histogram, to_us
 from metrics.summary import (
     ROW_PERCENTILES,
     SUMMARY_PERCENTILES,
@@ -174,7 +174,9 @@ def test_summary_has_the_design_schema():
     assert (post["count"], post["failures"], post["rps"]) == (100, 10, 10.0)
     assert post["apdex"] == 0.9
     assert DESIGN_TOTAL_KEYS <= set(summary["total"])
-    assert summary["total"]["count"] == 190 and summary["total"]["failures"] == 10
+    # total: the target's requests only (as Locust's aggregate, which never sees measurements)
+    assert summary["total"]["count"] == 150 and summary["total"]["failures"] == 10
+    assert summary["requests"] == summary["total"]
     assert summary["errors"] == [
         {"method": "POST", "name": "/v1/backtests", "message": "HTTPError('500')", "count": 10}
     ]
@@ -195,15 +197,15 @@ def test_incomplete_summary_says_why():
     assert summary["endpoints"] == [] and summary["total"]["count"] == 0
 
 
-def test_requests_total_leaves_out_pseudo_requests():
+def test_total_and_requests_leave_out_pseudo_requests():
     cells = {
         "GET /x": cell_of([10.0] * 4),
         "QUEUE depth": cell_of([0.0] * 6),
         "JOB end_to_end": cell_of([5000.0] * 2),
     }
     row = build_row(0.0, 0.0, 1.0, 1, cells, {})
-    assert row["total"]["count"] == 12
-    assert row["requests"]["count"] == 4
+    assert row["total"]["count"] == 4 and row["requests"] == row["total"]
+    assert row["endpoints"]["QUEUE depth"]["count"] == 6  # still addressed by name
     assert row["requests"]["max_ms"] == pytest.approx(10.0, rel=1e-3)
 
 
@@ -296,3 +298,23 @@ def test_no_timed_rows_give_no_percentiles():
 
     stats = percentiles_from_rows([{"count": 0}, {"count": 3, "p50_ms": None}], SUMMARY_PERCENTILES)
     assert set(stats.values()) == {None}
+
+
+def test_average_response_size_per_endpoint_is_bytes_per_request():
+    recorder = SlotRecorder(0.0, 1.0)
+    for length in (100, 300, None, 200):  # None: Locust's length of a failed connection
+        recorder.record("GET /x", 5.0, None, 0.5, length)
+    recorder.record("QUEUE depth", 3.0, None, 0.5)
+    (slot,) = recorder.take()
+    wire = Slot.from_wire(slot.to_wire())  # the size travels worker -> master
+    summary = build_summary(
+        run_id="r",
+        duration_s=1,
+        users_max=1,
+        totals=wire.cells,
+        errors={},
+        apdex_t_ms=500,
+        complete=True,
+    )
+    sizes = {(e["method"], e["name"]): e["avg_size_bytes"] for e in summary["endpoints"]}
+    assert sizes == {("GET", "/x"): 150.0, ("QUEUE", "depth"): 0.0}
