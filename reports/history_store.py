@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from reports.history_record import RunRecord
 
@@ -148,23 +149,16 @@ def open_history(url: str, *, create: bool = True) -> Engine:
 def _check_schema(engine: Engine, create: bool) -> None:
     names = set(inspect(engine).get_table_names())
     ours = {t.name for t in metadata.sorted_tables}
-    if not names & ours:
-        if not create:
-            raise HistoryError("the database holds no quantload history")
-        if names - ours and schema_table.name not in names:
-            raise HistoryError(
-                "the database holds other tables and no quantload history (a foreign database)"
-            )
-        try:
-            metadata.create_all(engine, checkfirst=True)
-            with engine.begin() as conn:
-                if conn.execute(select(schema_table.c.version)).first() is None:
-                    conn.execute(schema_table.insert().values(version=SCHEMA_VERSION))
-        except SQLAlchemyError:  # a concurrent first run created it in between: read it
-            _check_schema(engine, create=False)
-        return
+    if not names & ours and (not create or names):
+        raise HistoryError(
+            "the database holds other tables and no quantload history (a foreign database)"
+            if names
+            else "the database holds no quantload history"
+        )
     if not ours <= names:
-        raise HistoryError("the database holds a damaged quantload history (tables missing)")
+        if not create:
+            raise HistoryError("the database holds a damaged quantload history (tables missing)")
+        _create(engine)
     with engine.connect() as conn:
         row = conn.execute(select(schema_table.c.version)).first()
     if row is None:
@@ -174,6 +168,18 @@ def _check_schema(engine: Engine, create: bool) -> None:
             f"the history was written by a newer quantload (schema {row[0]}, "
             f"this one reads up to {SCHEMA_VERSION})"
         )
+
+
+def _create(engine: Engine) -> None:
+    """The tables, idempotent under concurrent first runs (``IF NOT EXISTS``), and the
+    version row (a second, identical one from a racing run is harmless)."""
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            conn.execute(CreateTable(table, if_not_exists=True))
+            for index in table.indexes:
+                conn.execute(CreateIndex(index, if_not_exists=True))
+        if conn.execute(select(schema_table.c.version)).first() is None:
+            conn.execute(schema_table.insert().values(version=SCHEMA_VERSION))
 
 
 def append_run(engine: Engine, record: RunRecord, *, recorded_at: float | None = None) -> int:
