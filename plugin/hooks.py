@@ -15,8 +15,9 @@ this module tells you every side effect the suite has on a Locust run:
 - thresholds (``plugin.threshold_watch``): validated at parse time (exit 2), ``[abort]`` ones
   watched live;
 - workers follow a shape's live arrival-rate changes (``ARRIVAL_RATE_MESSAGE``);
-- a progress line every 10 s on the console (``plugin.progress``): stage, offered
-  load, achieved throughput, elapsed and remaining time;
+- a progress line every 10 s and at each new stage on the console (``plugin.progress``):
+  stage, offered load, throughput, error % and p95, elapsed and remaining time;
+- ``quit`` (after Locust's final tables): the run's verdict block (``plugin.run_end``);
 - latency histograms and the run directory (``plugin.collector``): at ``init`` the
   process's collector is made for its role (``LocalCollector``, ``WorkerCollector``,
   ``MasterCollector``); ``request`` and the suite's own ``users.measurements.measurement``
@@ -311,6 +312,7 @@ def register(default_users: Iterable[str]) -> None:
             environment.runner.register_message(ARRIVAL_RATE_MESSAGE, _follow_arrival_rate)
 
     events.test_start.add_listener(_share_worker_count)
+    events.quit.add_listener(_run_end.print_verdict)  # after Locust's final tables
     events.quitting.add_listener(_stop_embedded_target)
 
     # The collector's listeners, by relay (its role is known at init): their places here

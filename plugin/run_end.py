@@ -11,7 +11,11 @@ included) when the load is over and every worker's last data is in:
    (``--history-db``, ``--build-id``); the breakpoint search's findings come from the
    run's shape (:meth:`scenarios.base.ParameterizedShape.findings`), the thresholds
    and an ``[abort]`` breach from the live threshold watch;
-3. the console gets the threshold table and the report's path;
+3. the console gets one verdict block (:func:`verdict_block`: thresholds passed or
+   failed, throughput, errors, p95, capacity when measured, the leak verdict, the
+   report's path); in a headless run it waits for Locust's ``quit`` event, so it comes
+   after Locust's final tables (``locust.main.shutdown`` prints them, then fires
+   ``quit``), last on the console; in a web-UI run it is printed at once;
 4. the process exit code: :data:`EXIT_INTERRUPTED` for a run cut short by Ctrl-C or
    SIGTERM (so CI never reads it as green); else, with thresholds, theirs (0 pass,
    3 fail); else Locust's own.
@@ -50,6 +54,20 @@ class RunEnd:
         """Set at ``init``: whose shape and exit code these runs are."""
         self.last_report: Path | None = None
         """The newest report written (the web UI serves it)."""
+        self.verdict: str | None = None
+        """The newest run's verdict block, until printed."""
+
+    def print_verdict(self, **_kwargs: Any) -> None:
+        """Print the newest run's verdict block once (``plugin.hooks`` calls it at Locust's
+        ``quit``, after Locust's final tables)."""
+        verdict, self.verdict = self.verdict, None
+        if verdict:
+            print(verdict, flush=True)
+
+    def _quits_after_run(self) -> bool:
+        """Does this process end with the run (headless), so the block can wait for ``quit``?"""
+        options = self.environment.parsed_options if self.environment is not None else None
+        return bool(options is not None and getattr(options, "headless", False))
 
     def __call__(self, writer: RunWriter, stop: RunStop) -> None:
         from reports.finalize import finalize
@@ -76,11 +94,15 @@ class RunEnd:
         )
         writer.summary = outcome.summary
 
-        if outcome.results:
-            print(format_results(outcome.results), flush=True)
         if outcome.report is not None:
             self.last_report = outcome.report
-            print(f"quantload report: {outcome.report}", flush=True)
+        self.verdict = verdict_block(
+            outcome.summary,
+            format_results(outcome.results) if outcome.results else None,
+            outcome.report,
+        )
+        if not self._quits_after_run():
+            self.print_verdict()
         code = EXIT_INTERRUPTED if stop.reason == INTERRUPTED else outcome.exit_code
         if code is not None and self.environment is not None:
             self.environment.process_exit_code = code
@@ -88,3 +110,49 @@ class RunEnd:
     def _findings(self) -> dict[str, Any] | None:
         shape = self.environment.shape_class if self.environment is not None else None
         return shape.findings() if isinstance(shape, ParameterizedShape) else None
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def verdict_block(summary: dict[str, Any], thresholds: str | None, report: Path | None) -> str:
+    """The end-of-run block from the final ``summary.json`` (and the thresholds' table):
+    the verdict first, then the figures a reader checks, then where the report is."""
+    total = summary.get("total") or {}
+    count, failures = total.get("count") or 0, total.get("failures") or 0
+    judged = summary.get("thresholds") or []
+    if not judged:
+        verdict = "no thresholds"
+    elif summary.get("passed"):
+        verdict = f"PASSED ({len(judged)} of {len(judged)} thresholds)"
+    else:
+        failed = sum(not t.get("passed") for t in judged)
+        verdict = f"FAILED ({failed} of {len(judged)} thresholds failed)"
+    if summary.get("complete") is False:
+        verdict += ", run incomplete: " + ", ".join(summary.get("incomplete_reasons") or [])
+    lines = [f"quantload verdict: {verdict}"]
+    if thresholds:
+        lines += ["  " + line for line in thresholds.splitlines()]
+    error_pct = 100.0 * failures / count if count else 0.0
+    lines += [
+        f"  throughput  {_num(total.get('rps'))} req/s "
+        f"({count:,} requests in {_num(summary.get('duration_s'))} s)",
+        f"  errors      {failures:,} ({error_pct:.2f} %)",
+        f"  p95         {_num(total.get('p95_ms'))} ms",
+    ]
+    errors = summary.get("errors") or []
+    if errors:
+        top = errors[0]
+        lines.append(
+            f"  top error   {top.get('count')} x {top.get('method')} {top.get('name')}: "
+            f"{top.get('message')}"
+        )
+    point = summary.get("breaking_point") or {}
+    if point.get("capacity_rps") is not None:
+        found = "breaks above" if point.get("found") else "held at least"
+        lines.append(f"  capacity    {found} {_num(point['capacity_rps'])} req/s")
+    leak = summary.get("leak") or {}
+    lines.append(f"  leak        {leak.get('verdict') or 'none'}")
+    lines.append(f"quantload report: {report if report is not None else 'not written'}")
+    return "\n".join(lines)

@@ -1,6 +1,6 @@
-"""The console progress line (pure formatting)."""
+"""The console progress line (pure formatting); real runs' lines in test_console.py."""
 
-from plugin.progress import clock, progress_line
+from plugin.progress import Achieved, clock, progress_line
 
 
 def test_clock():
@@ -9,7 +9,7 @@ def test_clock():
         "10s",
         "1m15s",
         "1h02m",
-        "open-ended",
+        "no time limit",
     ]
 
 
@@ -23,17 +23,28 @@ def test_progress_line_of_a_shaped_open_model_run():
             "elapsed_s": 95,
             "remaining_s": 25,
         },
-        39.5,
+        Achieved(39.5, 1.25, 23.4),
         20,
     )
     assert line == (
-        "StepShape stage step-3 | offered 40.0 req/s | achieved 39.5 req/s | "
-        "20 users | 1m35s elapsed, 25s left"
+        "progress: StepShape step-3 | offered 40.0 req/s (20 users) | "
+        "39.5 req/s, errors 1.2 %, p95 23 ms | 1m35s elapsed, 25s left"
     )
 
 
-def test_progress_line_of_a_plain_run():
-    line = progress_line({"elapsed_s": 30, "offered": None, "remaining_s": None}, 12.0, 5)
+def test_progress_line_of_a_plain_run_reads_plainly():
+    line = progress_line(
+        {"elapsed_s": 30, "offered": None, "remaining_s": None}, Achieved(12.0, 0.0, None), 5
+    )
     assert line == (
-        "stage - | offered 5 users | achieved 12.0 req/s | 5 users | 30s elapsed, open-ended left"
+        "progress: 5 users | 12.0 req/s, errors 0.0 %, p95 - | 30s elapsed, no time limit"
     )
+    assert "stage -" not in line and "open-ended" not in line
+
+
+def test_users_still_spawning_towards_a_step_are_said_so():
+    """A step offering 4 users while Locust still runs 2: the line says both."""
+    progress = {"shape": "StepShape", "stage": "step 3/4", "offered": 4.0, "elapsed_s": 40}
+    line = progress_line(progress, Achieved(8.0, 0.0, 12.0), 2)
+    assert "step 3/4 | 4 users offered, 2 running |" in line
+    assert "| 4 users |" in progress_line(progress, Achieved(8.0, 0.0, 12.0), 4)
