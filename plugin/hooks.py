@@ -61,6 +61,7 @@ from plugin.target_watch import TargetWatch
 from plugin.threshold_watch import ThresholdWatch
 from plugin.webui import install_report_link
 from plugin.webui_guard import install_guard
+from plugin.webui_guard import install_guard
 from plugin.worker_collector import WorkerCollector
 from reports.thresholds import ThresholdError
 from scenarios.catalogue import shape_instance
@@ -307,6 +308,7 @@ def register(default_users: Iterable[str]) -> None:
         if environment.web_ui is not None:
             _watch.panel.install(environment.web_ui)
             install_report_link(environment.web_ui, lambda: _run_end.last_report)
+            install_guard(environment.web_ui)  # no secret shown, no bad host taken
             install_guard(environment.web_ui)  # no secret shown, no bad host taken
         if isinstance(environment.runner, WorkerRunner):
             environment.runner.register_message(ARRIVAL_RATE_MESSAGE, _follow_arrival_rate)

@@ -50,6 +50,8 @@ from users.settings import DEFAULT_SEED, settings_of
 
 ENV_PREFIX = "QUANTLOAD_"
 THRESHOLDS_FILE_ENV = "QUANTLOAD_THRESHOLDS"
+SECRET_OPTIONS = ("api_key", "agent_token")
+"""The options registered ``is_secret``: never shown, logged or written (plugin.webui_guard)."""
 
 SHAPE_OPTIONS: tuple[tuple[str, Any, str], ...] = (
     # flag, type, help
