@@ -17,6 +17,10 @@ run's ``summary.json``, never from the log. The issue's accuracy requirements:
   max(8 MiB, 5 % of the target tree's ~270 MiB RSS) and far above the target's own
   drift without a leak (~0.2 KiB/request, under 1 MiB over the run, below the 2 MiB
   "suspected" floor), so the slope's error is the analysis's, not noise's.
+  A third, stepped run of a mixed workload (StressUser at 10 then 20 users, 90 s each,
+  no leak) fills the target's caches as the load steps up: its verdict must be "none" (or
+  "unknown"), never "suspected": memory that follows a changing load is not judged (only
+  the longest steady step is), nor growth that slows or stays under 2.5 % of the RSS.
 - **latency**: the p50 of ``GET /v1/strategies`` within 3 ms of ``--latency-ms 20`` at
   light load: ArrivalRateUser (open model, latency timed from the intended start) sending
   only that route at 50 requests/s for 20 s: about one request in flight (Little's law,
@@ -56,6 +60,7 @@ from bench.accuracy_checks import (
     leak_check,
     net_latency_error,
     no_leak_check,
+    no_leak_stepped_check,
 )
 from bench.machine import machine
 
@@ -103,7 +108,11 @@ def run_checks(which: Sequence[str], settings: Sequence[str], workdir: Path) -> 
             slots, service_ms = setting.lower().split("x")
             plan.append(lambda s=int(slots), ms=float(service_ms): capacity_check(s, ms, workdir))
     if "leak" in which:
-        plan += [lambda: leak_check(workdir), lambda: no_leak_check(workdir)]
+        plan += [
+            lambda: leak_check(workdir),
+            lambda: no_leak_check(workdir),
+            lambda: no_leak_stepped_check(workdir),
+        ]
     if "latency" in which:
         plan += [lambda: latency_check(workdir), lambda: latency_check(workdir, latency_ms=0)]
     checks = []

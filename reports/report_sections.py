@@ -206,8 +206,12 @@ def leak_view(analysis: RunAnalysis) -> dict[str, Any]:
         f"CI is above 0, r\u00b2 >= {rules.leak_min_r2:g} and the fitted growth is at "
         f"least {rules.leak_min_growth_mb:g} MB and {100 * rules.leak_min_growth_share:g} "
         f"% of the starting RSS. Suspected: the CI is above 0 and growth is at least "
-        f"{rules.suspect_min_growth_mb:g} MB. None when the later half of the window "
-        f"no longer grows (warm-up). No verdict below {rules.min_points} points, "
+        f"{rules.suspect_min_growth_mb:g} MB and {100 * rules.suspect_min_growth_share:g} % of "
+        f"the starting RSS. Only the longest stretch at one load is judged (memory follows "
+        f"load). None when the growth does not persist: the "
+        f"later half of the window no longer grows, or grows per request at under "
+        f"{100 * rules.persist_min_ratio:g} % of the earlier half's rate (warm-up levelling "
+        f"off). No verdict below {rules.min_points} points, "
         f"{rules.min_window_s:g} s or {rules.min_requests:,} requests."
     )
     verdict = {"unknown": "No verdict"}.get(leak.verdict, leak.verdict.capitalize())

@@ -225,7 +225,7 @@ def _usl(steps: list[StepStats], open_model: bool) -> UslFit | None:
 
 
 def _leak(series: RunSeries, requests_done: np.ndarray) -> LeakAnalysis:
-    leak = analyse_leak(series.elapsed_s, requests_done, series.target_rss)
+    leak = analyse_leak(series.elapsed_s, requests_done, series.target_rss, load=series.load)
     if len(series) and not np.isfinite(series.target_rss).any():
         leak = dataclasses.replace(
             leak,

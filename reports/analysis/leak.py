@@ -7,8 +7,11 @@ load's shape; time is reported too (MB/hour), which is what an operator plans wi
 Method (:func:`analyse_leak`):
 
 1. drop rows with a missing (NaN) RSS, elapsed time or request count;
-2. skip the warm-up: the first ``warmup_s`` seconds of the run (default: 10 % of the
-   run, at least 10 s and at most 300 s: :class:`LeakRules`), when caches fill up;
+2. keep the steady load (when the load per row is given): the longest stretch of rows at
+   one load level (the latest on a tie), since memory that follows a load that changes
+   (ramps, steps, a breakpoint search) says nothing about a leak; and skip the run's
+   warm-up: its first ``warmup_s`` seconds (default: 10 % of the run, at least 10 s and
+   at most 300 s: :class:`LeakRules`), when caches fill up;
 3. subsample evenly to at most ``max_points`` rows (Theil-Sen is O(n^2); a day of
    1 s rows then takes well under a second);
 4. robust Theil-Sen slopes (:func:`scipy.stats.theilslopes`, 95 % CI) of RSS against
@@ -16,8 +19,10 @@ Method (:func:`analyse_leak`):
    1 MB = 1024 * 1024 bytes): a garbage collection spike moves them little;
 5. r2 of the least-squares line of RSS against requests, on the same points: how
    much of the RSS variation the growth explains;
-6. the same slope over the window's later half alone: memory that grew while the
-   load ramped up and then levelled off is warm-up, not a leak; a leak keeps growing;
+6. the same slope over the window's earlier and later halves (by time): memory that grew
+   while the load ramped up and then levelled off, or whose growth per request slowed
+   (caches and pools filling: a warm-up, longest on a mixed workload whose load changes
+   step by step), is not a leak; a leak keeps growing at its rate per request;
 7. the verdict by the rules of :class:`LeakRules`.
 """
 
@@ -27,9 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reports.analysis.steps import segment_steps
 from reports.analysis.tables import JsonResult
 
-__all__ = ["KB", "MB", "VERDICTS", "LeakAnalysis", "LeakRules", "analyse_leak"]
+__all__ = ["KB", "MB", "VERDICTS", "LeakAnalysis", "LeakRules", "analyse_leak", "steady_stretch"]
 
 KB = 1024
 MB = 1024 * 1024
@@ -48,10 +54,14 @@ class LeakRules:
       ``leak_min_r2``, and the fitted growth over the window is at least
       ``max(leak_min_growth_mb, leak_min_growth_share * RSS at the window's start)``;
     - ``"suspected"``: CI lower bound above 0 and fitted growth >=
-      ``suspect_min_growth_mb``, but not every "leak" rule holds;
-    - ``"none"``: otherwise, and also when the slope over the later half of the window
-      (by time) has a 95 % CI reaching 0 or below: the growth stopped (warm-up, or memory
-      that follows a load that changed), so it is not a leak.
+      ``max(suspect_min_growth_mb, suspect_min_growth_share * RSS at the window's start)``
+      (half the leak floor: a process's caches and allocator move a percent or two of it
+      on their own), but not every "leak" rule holds;
+    - ``"none"``: otherwise, and also when the growth does not persist: the slope over
+      the later half of the window (by time) has a 95 % CI reaching 0 or below (the
+      growth stopped), or is under ``persist_min_ratio`` of the earlier half's slope (the
+      growth is levelling off: caches and pools warming up, or memory that follows a load
+      that changed), so it is not a leak.
     """
 
     min_points: int = 30
@@ -61,6 +71,8 @@ class LeakRules:
     leak_min_growth_mb: float = 8.0
     leak_min_growth_share: float = 0.05
     suspect_min_growth_mb: float = 2.0
+    suspect_min_growth_share: float = 0.025
+    persist_min_ratio: float = 0.5
     warmup_share: float = 0.10
     warmup_min_s: float = 10.0
     warmup_max_s: float = 300.0
@@ -129,14 +141,22 @@ def _r2(y: np.ndarray, x: np.ndarray) -> float | None:
     return 1.0 - ss_res / float(np.sum((y - y.mean()) ** 2))
 
 
-def _late_half(
+def _halves(
     t: np.ndarray,
     req: np.ndarray,
     rss: np.ndarray,
-) -> tuple[float, float, float, float] | None:
-    """The Theil-Sen fit of RSS against requests over the later half of the window (by time)."""
+) -> tuple[float | None, float | None, float | None]:
+    """Theil-Sen slopes of RSS against requests over the window's earlier and later halves
+    (by time), and the later half's CI low; None where a half has under 3 points or no
+    spread of requests."""
     late = t >= (t[0] + t[-1]) / 2
-    return _slope(rss[late], req[late]) if late.sum() >= 3 else None
+    early_fit = _slope(rss[~late], req[~late]) if (~late).sum() >= 3 else None
+    late_fit = _slope(rss[late], req[late]) if late.sum() >= 3 else None
+    return (
+        None if early_fit is None else early_fit[0],
+        None if late_fit is None else late_fit[0],
+        None if late_fit is None else late_fit[2],
+    )
 
 
 def _not_enough(points: int, window_s: float, requests: int, rules: LeakRules) -> str | None:
@@ -155,9 +175,10 @@ def _judge(
     r2: float | None,
     growth_mb: float,
     start_mb: float,
-    late_ci_low: float | None,
+    halves: tuple[float | None, float | None, float | None],
     rules: LeakRules,
 ) -> tuple[str, str]:
+    early, late, late_ci_low = halves
     if ci_low <= 0:
         return "none", "no significant growth: the slope's 95 % CI includes 0 or less"
     if late_ci_low is not None and late_ci_low <= 0:
@@ -165,10 +186,19 @@ def _judge(
             "RSS grew early in the window, then stopped growing (no significant "
             "slope in its later half): warm-up, not a leak"
         )
-    if growth_mb < rules.suspect_min_growth_mb:
+    if early is not None and late is not None and early > 0:
+        if late < rules.persist_min_ratio * early:
+            return "none", (
+                f"RSS growth per request slowed to {late / early:.0%} of its early rate in "
+                f"the later half of the window (< {rules.persist_min_ratio:.0%}): warm-up "
+                "levelling off, not a leak (a leak keeps its rate)"
+            )
+    suspect_mb = max(rules.suspect_min_growth_mb, rules.suspect_min_growth_share * start_mb)
+    if growth_mb < suspect_mb:
         return "none", (
-            f"growth of {growth_mb:.1f} MB over the window is below "
-            f"{rules.suspect_min_growth_mb:g} MB"
+            f"growth of {growth_mb:.1f} MB over the window is below {suspect_mb:.1f} MB "
+            f"(the larger of {rules.suspect_min_growth_mb:g} MB and "
+            f"{100 * rules.suspect_min_growth_share:g} % of the starting RSS)"
         )
     need_mb = max(rules.leak_min_growth_mb, rules.leak_min_growth_share * start_mb)
     failed = []
@@ -184,31 +214,48 @@ def _judge(
     return "leak", (f"RSS grows steadily (r2 {r2:.2f}) by {growth_mb:.1f} MB (>= {need_mb:.1f} MB)")
 
 
+def steady_stretch(elapsed_s: np.ndarray, load: np.ndarray) -> tuple[float, float] | None:
+    """``(first, last)`` elapsed time of the longest run of consecutive rows at one load
+    level (the latest of equally long ones); None when no row has a known positive load."""
+    spans = segment_steps(elapsed_s, load, min_rows=1)
+    if not spans:
+        return None
+    best = max(spans, key=lambda s: (s.end_s - s.start_s, s.start_s))
+    return best.start_s, best.end_s
+
+
 def analyse_leak(
     elapsed_s: np.ndarray,
     cumulative_requests: np.ndarray,
     rss_bytes: np.ndarray,
     *,
+    load: np.ndarray | None = None,
     warmup_s: float | None = None,
     max_points: int = 2000,
     rules: LeakRules = LeakRules(),
 ) -> LeakAnalysis:
     """Judge the target's RSS over a run (see the module docstring and :class:`LeakRules`).
 
-    All three arrays have one value per row; ``cumulative_requests`` counts requests
-    since the run started.
+    All arrays have one value per row; ``cumulative_requests`` counts requests since the
+    run started; ``load`` (optional: users or offered rate per row) limits the analysis
+    to the steady load (:func:`steady_stretch`), and the reason then says so.
     """
     t_all = np.asarray(elapsed_s, dtype=float).ravel()
     req_all = np.asarray(cumulative_requests, dtype=float).ravel()
     rss_all = np.asarray(rss_bytes, dtype=float).ravel()
     if not t_all.size == req_all.size == rss_all.size:
         raise ValueError("elapsed_s, cumulative_requests and rss_bytes differ in length")
+    steady = None if load is None else steady_stretch(t_all, np.asarray(load, dtype=float))
+    whole = (float(np.nanmin(t_all)), float(np.nanmax(t_all))) if t_all.size else None
+    if whole is not None:  # the warm-up is the run's first seconds, wherever the stretch is
+        run_start, run_s = whole[0], whole[1] - whole[0]
+        warm = rules.warmup(run_s) if warmup_s is None else warmup_s
+    if steady is not None and steady != whole:
+        inside = (t_all >= steady[0]) & (t_all <= steady[1])
+        t_all, req_all, rss_all = t_all[inside], req_all[inside], rss_all[inside]
     ok = np.isfinite(t_all) & np.isfinite(req_all) & np.isfinite(rss_all)
     t, req, rss = t_all[ok], req_all[ok], rss_all[ok]
     if t.size:
-        run_start = float(np.nanmin(t_all))
-        run_s = float(np.nanmax(t_all)) - run_start
-        warm = rules.warmup(run_s) if warmup_s is None else warmup_s
         after = t >= run_start + warm
         t, req, rss = t[after], req[after], rss[after]
     points = int(t.size)
@@ -232,14 +279,18 @@ def analyse_leak(
     elif by_request is None or growth_mb is None or start_mb is None:
         verdict, reason = "unknown", "no fit: the request count does not vary"
     else:
-        late = _late_half(t, req, rss)
         verdict, reason = _judge(
-            by_request[2], r2, growth_mb, start_mb, None if late is None else late[2], rules
+            by_request[2], r2, growth_mb, start_mb, _halves(t, req, rss), rules
         )
         reason = (
             f"{reason}; slope {kb[0]:.3g} KB/request (95 % CI {kb[1]:.3g} to "
             f"{kb[2]:.3g}), {mbh[0]:.3g} MB/hour, over {requests} requests in "
             f"{window_s:.0f} s"
+        )
+    if steady is not None and steady != whole:
+        reason = (
+            f"judged at the steady load from {steady[0]:.0f} s to {steady[1]:.0f} s (the "
+            f"load changed outside it, and memory follows load): {reason}"
         )
     return LeakAnalysis(
         verdict=verdict,

@@ -58,10 +58,16 @@ def test_too_little_data_is_unknown_and_says_why():
 
 
 def test_slow_small_growth_is_suspected():
-    t, req, rss = run(600, lambda r, s: 200 * MB + 4 * MB * s / 600, noise_mb=0.2)
+    t, req, rss = run(600, lambda r, s: 200 * MB + 8 * MB * s / 600, noise_mb=0.2)
     leak = analyse_leak(t, req, rss)
     assert leak.verdict == "suspected", leak.reason
-    assert 2 <= leak.growth_mb < 8 and "growth" in leak.reason
+    assert 5 <= leak.growth_mb < 10 and "growth" in leak.reason  # 2.5 % .. 5 % of 200 MB
+
+
+def test_growth_under_2_5_percent_of_the_rss_is_not_suspected():
+    t, req, rss = run(600, lambda r, s: 200 * MB + 4 * MB * s / 600, noise_mb=0.2)
+    leak = analyse_leak(t, req, rss)
+    assert leak.verdict == "none" and "2.5 % of the starting RSS" in leak.reason
 
 
 def test_growth_that_levels_off_is_warm_up_not_a_leak():
@@ -88,3 +94,46 @@ def test_a_day_of_rows_is_fast():
     assert leak.points == 86_400 - 300  # warm-up capped at 300 s
     assert leak.slope_kb_per_request == pytest.approx(0.01, rel=0.03)
     assert leak.verdict == "leak"
+
+
+STEPPED_RATE = np.repeat([10.0, 20.0, 40.0, 80.0, 40.0], 20)
+"""A 100 s stepped run's request rate (a breakpoint-like mixed workload)."""
+
+
+def stepped(rss_of, noise_mb=0.2, seed=0):
+    t = np.arange(STEPPED_RATE.size, dtype=float)
+    req = np.cumsum(STEPPED_RATE)
+    return t, req, rss_of(req) + np.random.default_rng(seed).normal(0, noise_mb * MB, t.size)
+
+
+@pytest.mark.parametrize("tau", [1000, 2000, 3000])
+def test_cache_warm_up_of_a_stepped_run_is_not_suspected(tau):
+    # caches filling: +20 MB approached exponentially, still growing (slower) in the later half
+    t, req, rss = stepped(lambda r: 100 * MB + 20 * MB * (1 - np.exp(-r / tau)))
+    leak = analyse_leak(t, req, rss)
+    assert leak.verdict == "none", leak.reason
+    assert "slowed" in leak.reason
+
+
+def test_a_steady_leak_under_stepped_load_is_still_a_leak():
+    t, req, rss = stepped(lambda r: 100 * MB + 4 * KB * r)
+    leak = analyse_leak(t, req, rss)
+    assert leak.verdict == "leak", leak.reason
+    assert leak.slope_kb_per_request == pytest.approx(4, rel=0.05)
+
+
+def test_memory_that_follows_a_stepped_load_is_judged_at_its_steady_part():
+    # RSS steps up with the load (buffers per user), flat within each step: not a leak
+    load = np.repeat([5.0, 10.0, 20.0], 40)
+    t = np.arange(load.size, dtype=float)
+    req = np.cumsum(load * 10)
+    rss = 300 * MB + load * 0.5 * MB + np.random.default_rng(1).normal(0, 0.1 * MB, t.size)
+    leak = analyse_leak(t, req, rss, load=load)
+    assert leak.verdict in ("none", "unknown"), leak.reason
+    assert leak.reason.startswith("judged at the steady load from 80 s to 119 s")
+
+
+def test_a_leak_at_steady_load_is_found_with_the_load_given():
+    t, req, rss = run(600, lambda r, _: 200 * MB + 50 * KB * r)
+    leak = analyse_leak(t, req, rss, load=np.full(t.size, 10.0))
+    assert leak.verdict == "leak" and not leak.reason.startswith("judged at")
