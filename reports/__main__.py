@@ -1,8 +1,10 @@
-"""``python -m reports render RUN_DIR`` and ``python -m reports compare BASELINE CURRENT``.
+"""``python -m reports render RUN_DIR``, ``compare BASELINE CURRENT`` and ``history [check]``.
 
 ``render`` re-renders ``report.html`` from a run directory, a crashed run's
 included (it says what is missing); ``compare`` is the build-over-build gate
-(see :mod:`reports.compare_cli`). Bad input: one line on stderr, exit 2.
+(see :mod:`reports.compare_cli`); ``history`` writes the run history's page and
+``history check`` is its CI gate (see :mod:`reports.history_cli`). Bad input: one
+line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reports import compare_cli
+from reports import compare_cli, history_cli
 from reports.render import render_report
 from rundir.reader import RunDirError
 
@@ -19,7 +21,11 @@ EXIT_BAD_INPUT = 2
 USAGE = (
     "usage: python -m reports render RUN_DIR [--out PATH]\n"
     "       python -m reports compare BASELINE_DIR CURRENT_DIR [--max-regression 10%] "
-    "[--out PATH]"
+    "[--out PATH]\n"
+    "       python -m reports history [--history-db URL] [--profile NAME] [--endpoint NAME] "
+    "[--out PATH]\n"
+    "       python -m reports history check [--history-db URL] [--profile NAME] "
+    "[--endpoint NAME] [--max-regression 10%] [--junit PATH]"
 )
 
 
@@ -56,7 +62,12 @@ def main(argv: list[str]) -> int:
         return render_main(rest)
     if command == "compare":
         return compare_cli.main(rest)
-    print(f"python -m reports: unknown command {command!r} (render or compare)", file=sys.stderr)
+    if command == "history":
+        return history_cli.main(rest)
+    print(
+        f"python -m reports: unknown command {command!r} (render, compare or history)",
+        file=sys.stderr,
+    )
     return EXIT_BAD_INPUT
 
 

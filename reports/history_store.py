@@ -159,8 +159,10 @@ def _check_schema(engine: Engine, create: bool) -> None:
         if not create:
             raise HistoryError("the database holds a damaged quantload history (tables missing)")
         _create(engine)
-    with engine.connect() as conn:
-        row = conn.execute(select(schema_table.c.version)).first()
+    row = _version(engine)
+    if row is None and create:  # a concurrent first run made the tables, not yet the row
+        _create(engine)
+        row = _version(engine)
     if row is None:
         raise HistoryError("the history has no schema version")
     if int(row[0]) > SCHEMA_VERSION:
@@ -168,6 +170,11 @@ def _check_schema(engine: Engine, create: bool) -> None:
             f"the history was written by a newer quantload (schema {row[0]}, "
             f"this one reads up to {SCHEMA_VERSION})"
         )
+
+
+def _version(engine: Engine) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(select(schema_table.c.version)).first()
 
 
 def _create(engine: Engine) -> None:
@@ -225,6 +232,7 @@ class HistoryRow:
     run_id: str
     build_id: str | None
     profile: str
+    classes: str
     started_at: str | None
     complete: bool
     capacity_rps: float | None
@@ -250,6 +258,7 @@ def read_history(
             r.run_id,
             r.build_id,
             r.profile,
+            r.classes,
             r.started_at,
             r.complete,
             r.capacity_rps,

@@ -29,11 +29,16 @@ SECRET = "k3y5ecretAbcdef0123456789xyz"
 
 
 def record(
-    run_id: str = "r", build: str = "b", p95: float = 10.0, profile: str = "ci"
+    run_id: str = "r",
+    build: str = "b",
+    p95: float = 10.0,
+    profile: str = "ci",
+    endpoint: str = "GET /x",
 ) -> RunRecord:
+    """A run of ``profile`` with the aggregate and one endpoint at ``p95``."""
     rows = (
-        EndpointRecord(AGGREGATE, 1000, 0, 100.0, 5.0, p95, 2 * p95),
-        EndpointRecord("GET /x", 1000, 0, 100.0, 5.0, p95, 2 * p95, histogram="HISTFAKE"),
+        EndpointRecord(AGGREGATE, 1000, 0, 100.0, p95 / 2, p95, 2 * p95),
+        EndpointRecord(endpoint, 1000, 0, 100.0, p95 / 2, p95, 2 * p95, histogram="HIST"),
     )
     return RunRecord(
         run_id=run_id,
