@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import locust
+from locust import User
 from locust.env import Environment
+from locust.user.inspectuser import get_ratio
 
 from rundir.redact import public_host, redact_flags
 from users.settings import settings_of
@@ -23,6 +25,28 @@ def profile_stem(options: Any) -> str:
     settings = settings_of(options)
     source = settings.config or settings.locustfile or "locustfile"
     return Path(str(source).split(",")[0]).stem
+
+
+RATIO_DECIMALS = 4
+
+
+def task_ratio(user_classes: list[type[User]]) -> dict[str, Any]:
+    """Locust's task ratio (``locust.user.inspectuser.get_ratio``, as its own HTML report and
+    ``--show-task-ratio`` give it): per class, its share of the users (by ``weight``, or its
+    ``fixed_count``) and each task's share of that class's task picks (nested for a
+    TaskSet): ``{"BacktestUser": {"ratio": 0.8, "tasks": {"run_backtest": {"ratio": 0.3}}}}``.
+    """
+    users = {cls.__name__: cls.fixed_count or cls.weight for cls in user_classes}
+    return _rounded(get_ratio(list(user_classes), users, False))
+
+
+def _rounded(ratios: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, entry in ratios.items():
+        out[name] = {"ratio": round(float(entry.get("ratio", 1.0)), RATIO_DECIMALS)}
+        if entry.get("tasks"):
+            out[name]["tasks"] = _rounded(entry["tasks"])
+    return out
 
 
 def describe_run(environment: Environment, mode: str, embedded_target: bool) -> dict[str, Any]:
@@ -37,6 +61,7 @@ def describe_run(environment: Environment, mode: str, embedded_target: bool) -> 
         "config_file": settings.config,
         "locustfile": settings.locustfile,
         "user_classes": sorted(cls.__name__ for cls in environment.user_classes),
+        "task_ratio": task_ratio(environment.user_classes),
         "users": settings.num_users,
         "spawn_rate": settings.spawn_rate,
         "run_time_s": settings.run_time,

@@ -104,6 +104,7 @@ def _table_row(row: dict[str, Any], label: str, aggregate: bool = False) -> dict
         "rps": num(row.get("rps"), 2),
         "latencies": [_ms(row.get(k)) for k in LATENCY_KEYS],
         "apdex": num(row.get("apdex"), 3),
+        "avg_size": num(row.get("avg_size_bytes"), 1),
         "from_rows": bool(row.get("from_rows")),
     }
 
@@ -138,6 +139,21 @@ def _tables(analysis: RunAnalysis) -> tuple[list[dict], list[dict]]:
             others.append(_other_row(row, key))
     requests.append(_table_row(analysis.aggregate, "All requests to the target", True))
     return requests, others
+
+
+def _task_ratio(meta: dict[str, Any]) -> list[dict[str, str]]:
+    """meta.json's ``task_ratio`` (Locust's get_ratio) as rows: a class (its share of the
+    users), then its tasks (their share of the class's picks), TaskSets' tasks indented."""
+    rows: list[dict[str, str]] = []
+
+    def add(entries: dict[str, Any], depth: int) -> None:
+        for name, entry in entries.items():
+            pct = num(100 * float(entry.get("ratio", 1.0)), 1)
+            rows.append({"name": name, "depth": str(depth), "pct": pct})
+            add(entry.get("tasks") or {}, depth + 1)
+
+    add(meta.get("task_ratio") or {}, 0)
+    return rows
 
 
 def _errors(analysis: RunAnalysis) -> list[dict[str, str]]:
@@ -294,6 +310,7 @@ def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
         "errors": _errors(analysis),
         "events": _events(run),
         "metadata": _metadata(run),
+        "task_ratio": _task_ratio(run.meta),
         "version": _version(),
         "run_dir": str(run.path),
         "plotly_js": plotly_js(),

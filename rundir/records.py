@@ -19,6 +19,11 @@ def requests_cell(cells: Mapping[str, Cell]) -> Cell:
     return merge_cells([cell for key, cell in cells.items() if is_request(key)])
 
 
+def avg_size_bytes(cell: Cell) -> float | None:
+    """Locust's "average size": response bytes per request, to 0.1 (None without any)."""
+    return round(cell.sum_bytes / cell.count, 1) if cell.count else None
+
+
 def build_row(
     t: float,
     elapsed_s: float,
@@ -88,8 +93,8 @@ def build_summary(
     ``total`` is the target's requests only, as Locust's own aggregate row is (the
     measurements, :data:`rundir.layout.PSEUDO_REQUEST_TYPES`, go through the suite's
     own channel, not Locust's stats); ``requests`` is the same, kept for readers of
-    older runs. Each endpoint's ``avg_size_bytes`` is Locust's "average size": response
-    bytes per request (None without requests). ``endpoints`` are sorted by name then
+    older runs. ``avg_size_bytes`` (each endpoint's, and the total's) is Locust's "average
+    size": response bytes per request (None without requests). ``endpoints`` are sorted by name then
     method (as Locust prints them); ``errors`` by count, largest first.
     """
     endpoints = []
@@ -102,7 +107,7 @@ def build_summary(
                 "method": method,
                 **cell_stats(cell, duration_s, SUMMARY_PERCENTILES),
                 "apdex": apdex(cell, apdex_t_ms),
-                "avg_size_bytes": round(cell.sum_bytes / cell.count, 1) if cell.count else None,
+                "avg_size_bytes": avg_size_bytes(cell),
             }
         )
     requests = requests_cell(totals)
@@ -121,10 +126,12 @@ def build_summary(
         "total": {
             **cell_stats(requests, duration_s, SUMMARY_PERCENTILES),
             "apdex": apdex(requests, apdex_t_ms),
+            "avg_size_bytes": avg_size_bytes(requests),
         },
         "requests": {
             **cell_stats(requests, duration_s, SUMMARY_PERCENTILES),
             "apdex": apdex(requests, apdex_t_ms),
+            "avg_size_bytes": avg_size_bytes(requests),
         },
         "errors": error_rows,
         **default_sections(),

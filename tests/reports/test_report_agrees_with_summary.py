@@ -34,6 +34,7 @@ PERCENTILE_COLUMNS = (
     "max_ms",
     "avg_ms",
     "apdex",
+    "avg_size_bytes",
 )
 """The columns of ``#percentile-table``, as its header lists them."""
 OTHER_COLUMNS = (
