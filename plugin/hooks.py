@@ -54,7 +54,12 @@ from plugin.collector import FINAL_MESSAGE, RunCollector
 from plugin.embedded_target import EmbeddedTarget, TargetStartError
 from plugin.local_collector import LocalCollector
 from plugin.master_collector import MasterCollector
-from plugin.options import add_options, check_after_parse, thresholds_from_options
+from plugin.options import (
+    add_options,
+    check_after_parse,
+    thresholds_from_options,
+    web_port_error,
+)
 from plugin.progress import ProgressPrinter
 from plugin.run_end import EXIT_INTERRUPTED, RunEnd
 from plugin.target_watch import TargetWatch
@@ -300,6 +305,10 @@ def register(default_users: Iterable[str]) -> None:
 
     @events.init.add_listener
     def _init(environment: Environment, **_kwargs) -> None:
+        web = environment.web_ui
+        if web is not None and (error := web_port_error(web.host, web.port)):
+            sys.stderr.write(f"quantload: {error}\n")  # not Locust's traceback, later
+            raise SystemExit(2)
         _start_embedded_target(environment)
         _install_shape(environment)
         _ctrl_c_as_sigterm()

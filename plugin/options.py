@@ -19,6 +19,7 @@ shape parameter in :data:`SHAPE_OPTIONS`), the target sampler's
 from __future__ import annotations
 
 import argparse
+import socket
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -347,6 +348,27 @@ def host_error(host: str | None) -> str | None:
     return None
 
 
+def load_error(options: Any) -> str | None:
+    """Why ``-u`` cannot run (Locust fails on a negative count in a greenlet, with a
+    traceback, after the run started; it checks ``-r`` itself)."""
+    if options.num_users is not None and options.num_users < 0:
+        return f"argument -u/--users: must be 0 or more, got {options.num_users}"
+    return None
+
+
+def web_port_error(host: str, port: int) -> str | None:
+    """Why the web UI cannot listen on ``host:port`` (in use, or not an address here), or
+    None. Probed with SO_REUSEADDR, as Locust's server binds."""
+    address = "" if host in ("", "*") else host
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            return f"the web UI cannot listen on {host or '*'}:{port}: {exc.strerror or exc}"
+    return None
+
+
 def unknown_classes(asked: Iterable[str], available: Iterable[str]) -> list[str]:
     return sorted(set(asked) - set(available))
 
@@ -368,7 +390,7 @@ def check_after_parse(
         options = original(*args, **kwargs)
         apply_scenario_users(options)
         settings = settings_of(options)
-        if message := host_error(settings.host):
+        if message := host_error(settings.host) or load_error(options):
             parser.error(message)
         if not settings.worker:  # the run directory is usable: known before any load
             if message := run_dir_error(settings.run_dir or DEFAULT_RESULTS_DIR):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ from tests.locust_runs import (
         (["NoSuchUser"], "unknown user class NoSuchUser"),
         (["--max-in-flight", "0"], "--max-in-flight"),
         (["--shape", "zigzag"], "--shape"),
+        (["-u", "-1"], "-u/--users: must be 0 or more"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
@@ -72,6 +74,27 @@ def test_a_finished_run_is_never_overwritten(tmp_path):
     fresh = tmp_path / "rundir-2"
     assert json.loads((fresh / "summary.json").read_text())["total"]["count"] > 0
     assert f"holds an earlier run, kept as it is: this run writes {fresh}" in run.stderr
+
+
+def test_web_ui_port_in_use_is_one_line_and_exit_2(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--web-host", "127.0.0.1"]
+            + ["--web-port", str(port), "--run-dir", str(tmp_path / "run")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+        )
+    assert done.returncode == 2, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if "INFO" not in line]
+    assert errors == [
+        f"quantload: the web UI cannot listen on 127.0.0.1:{port}: Address already in use"
+    ], done.stderr
+    assert not started_targets(done.stderr)  # checked before the target starts
 
 
 def test_bad_target_flags_are_one_line(tmp_path):
