@@ -198,6 +198,8 @@ def append_run(engine: Engine, record: RunRecord, *, recorded_at: float | None =
             "complete capacity_rps leak_kb_per_request"
         ).split()
     }
+    for name in ("start_epoch", "capacity_rps", "leak_kb_per_request"):
+        values[name] = _float(values[name])
     values.update(summary=record.summary_json, recorded_at=recorded_at or time.time())
     try:
         with engine.begin() as conn:
@@ -207,12 +209,12 @@ def append_run(engine: Engine, record: RunRecord, *, recorded_at: float | None =
                 {
                     "run": pk,
                     "endpoint": e.endpoint,
-                    "count": e.count,
-                    "failures": e.failures,
-                    "rps": e.rps,
-                    "p50_ms": e.p50_ms,
-                    "p95_ms": e.p95_ms,
-                    "p99_ms": e.p99_ms,
+                    "count": int(e.count),
+                    "failures": int(e.failures),
+                    "rps": _float(e.rps),
+                    "p50_ms": _float(e.p50_ms),
+                    "p95_ms": _float(e.p95_ms),
+                    "p99_ms": _float(e.p99_ms),
                     "histogram": e.histogram,
                 }
                 for e in record.endpoints
@@ -283,6 +285,11 @@ def read_history(
             return [HistoryRow(**dict(row._mapping)) for row in conn.execute(query)]
     except SQLAlchemyError as exc:
         raise HistoryError(f"cannot read the history: {_short(exc)}") from exc
+
+
+def _float(value: float | None) -> float | None:
+    """A plain float (numpy's are not every driver's: psycopg2 writes ``np.float64(...)``)."""
+    return None if value is None else float(value)
 
 
 def _short(exc: BaseException) -> str:
