@@ -11,7 +11,8 @@ this module tells you every side effect the suite has on a Locust run:
   open-model arrival rate is a total, not a per-worker figure;
 - ``quitting``: stops the embedded target (Ctrl-C and SIGTERM included);
 - target resources (``plugin.target_watch``): sampled each interval into the run's
-  rows, gaps as events, shown in the web UI's Target tab;
+  rows, gaps as events, shown in the web UI's Target tab (charts over the whole run);
+  the run's measurements (not requests) in its Measurements tab (``plugin.webui``);
 - thresholds (``plugin.threshold_watch``): validated at parse time (exit 2), ``[abort]`` ones
   watched live;
 - workers follow a shape's live arrival-rate changes (``ARRIVAL_RATE_MESSAGE``);
@@ -264,6 +265,13 @@ def _aim(**listeners: Callable[..., None]) -> None:
         _relays[event].to = listener
 
 
+def _run_totals() -> dict:
+    """The current run's cumulative cells by endpoint key (measurements among them)."""
+    collector = _run_collector["collector"]
+    writer = collector.writer if collector is not None else None
+    return writer.aggregator.totals if writer is not None else {}
+
+
 def _embedded_target_started() -> bool:
     return _state["target"] is not None
 
@@ -316,6 +324,7 @@ def register(default_users: Iterable[str]) -> None:
         _run_end.environment = environment
         if environment.web_ui is not None:
             _watch.panel.install(environment.web_ui)
+            _watch.panel.measurements = _run_totals  # the Measurements tab
             install_report_link(environment.web_ui, lambda: _run_end.last_report)
             install_guard(environment.web_ui)  # no secret shown, no bad host taken
             install_guard(environment.web_ui)  # no secret shown, no bad host taken

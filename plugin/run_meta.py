@@ -36,7 +36,7 @@ def task_ratio(user_classes: list[type[User]]) -> dict[str, Any]:
     ``fixed_count``) and each task's share of that class's task picks (nested for a
     TaskSet): ``{"BacktestUser": {"ratio": 0.8, "tasks": {"run_backtest": {"ratio": 0.3}}}}``.
     """
-    users = {cls.__name__: cls.fixed_count or cls.weight for cls in user_classes}
+    users: dict[str, Any] = {cls.__name__: cls.fixed_count or cls.weight for cls in user_classes}
     return _rounded(get_ratio(list(user_classes), users, False))
 
 

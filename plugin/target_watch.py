@@ -2,8 +2,8 @@
 
 Glue between ``metrics.target_sampler`` (which reads the target in the
 background), the run's rows (``Collector.target_sample``), ``events.jsonl``
-(target unreachable / back) and the web UI's Target tab. Runs on the master or
-the local runner only.
+(target unreachable / back) and the web UI's Target tab (the whole run's samples,
+from the run's start). Runs on the master or the local runner only.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class TargetWatch:
     ) -> None:
         """(Re)start sampling for a new run; ``event(kind, **fields)`` goes to events.jsonl."""
         self.stop()
+        self.panel.clear()  # the web UI's charts and CSV: this run's samples only
         self._event = event
         settings = settings_of(options)
         source = build_source(

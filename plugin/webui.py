@@ -1,28 +1,56 @@
-"""A "Target" tab in Locust's web UI: the target's CPU, RSS and queue depth over time;
-and the last finished run's quantload report, linked from the "Download Data" tab.
+"""Two tabs in Locust's web UI, and the last finished run's report.
 
-It uses Locust's own extension points: ``extended_tabs``/``extended_tables`` in
-the web UI's template arguments, and an ``extended_stats`` entry added to
-``/stats/requests``, which the UI already polls. Rows are kept in a bounded ring
-(newest first on screen), so a long run never grows this state.
+- **Target**: the target's CPU, RSS and queue depth over the whole run as charts (like
+  Locust's own Charts tab), drawn by a small script (``webui_charts.js``) from
+  :data:`SERIES_PATH`, above the newest samples as a table; its CSV
+  (:data:`CSV_PATH`) holds every sample of the run;
+- **Measurements**: what the user classes measure that is not a request to the target
+  (job durations, queue readings, WebSocket delivery and rates, dropped arrivals:
+  ``users.measurements``), one row each, in its own unit; Locust's own tabs count
+  requests to the target only;
+- the last finished run's quantload report, linked from the "Download Data" tab.
+
+It uses Locust's own extension points: ``extended_tabs``/``extended_tables`` in the
+web UI's template arguments, an ``extended_stats`` entry added to ``/stats/requests``
+(which the UI already polls), routes on its Flask app, and one script added to the
+index page. The whole run's samples are kept as compact columns of floats
+(:class:`~plugin.target_series.TargetSeries`, about 50 bytes a sample).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from metrics.latency import Cell
+from metrics.summary import ROW_PERCENTILES, cell_stats
+from plugin.target_series import TargetSeries
+from rundir.layout import PSEUDO_REQUEST_UNITS, is_request, split_key
+
 TAB_KEY = "quantload-target"
+MEASUREMENTS_KEY = "quantload-measurements"
 MAX_ROWS = 300
+"""Newest samples in the Target tab's table (the charts and the CSV hold the whole run)."""
 STATS_PATH = "/stats/requests"
 CSV_PATH = "/quantload/target.csv"
+SERIES_PATH = "/quantload/target.json"
+CHARTS_SCRIPT_PATH = "/quantload/target-charts.js"
+CHARTS_SCRIPT = Path(__file__).with_name("webui_charts.js")
 REPORT_PATH = "/quantload/report"
+MEASUREMENT_COLUMNS = (
+    ("measurement", "Measurement"),
+    ("unit", "Unit"),
+    ("count", "Samples"),
+    ("failures", "Failures"),
+    ("p50", "Median"),
+    ("p95", "95%ile"),
+    ("max", "Max"),
+    ("avg", "Average"),
+)
 COLUMNS = (
     ("time", "Time"),
     ("cpu_percent", "Target CPU %"),
@@ -60,35 +88,74 @@ def panel_row(sample: dict[str, Any] | None, at: float) -> dict[str, str]:
     }
 
 
+def measurement_rows(totals: Mapping[str, Cell]) -> list[dict[str, str]]:
+    """The Measurements tab's rows: every cell that is not a request to the target, its
+    figures in its kind's unit (``rundir.layout.PSEUDO_REQUEST_UNITS``)."""
+    rows = []
+    for key in sorted(k for k in totals if not is_request(k)):
+        kind = split_key(key)[0]
+        unit = PSEUDO_REQUEST_UNITS.get(kind, "ms")
+        stats = cell_stats(totals[key], 1.0, ROW_PERCENTILES)
+        digits = 1
+        values = {
+            column: "-" if stats.get(name) is None else f"{stats[name]:,.{digits}f}"
+            for column, name in (("p50", "p50_ms"), ("p95", "p95_ms"), ("max", "max_ms"))
+        }
+        values["avg"] = "-" if stats["avg_ms"] is None else f"{stats['avg_ms']:,.{digits}f}"
+        if unit == "arrivals":  # a drop's value is always 0: only how many counts
+            values = dict.fromkeys(values, "-")
+        rows.append(
+            {
+                "measurement": key,
+                "unit": unit,
+                "count": f"{stats['count']:,}",
+                "failures": f"{stats['failures']:,}",
+                **values,
+            }
+        )
+    return rows
+
+
 class TargetPanel:
-    """Recent target samples for the web UI (the master's or local runner's view)."""
+    """The target's samples for the web UI (the master's or local runner's view): the
+    whole run for the charts and the CSV, the newest :data:`MAX_ROWS` for the table."""
 
     def __init__(self, max_rows: int = MAX_ROWS) -> None:
         self.rows: deque[dict[str, str]] = deque(maxlen=max_rows)
+        self.series = TargetSeries()
+        self.measurements: Callable[[], Mapping[str, Cell]] = dict
+        """The run's cumulative cells (``plugin.hooks`` gives the run writer's)."""
 
     def add(self, sample: dict[str, Any] | None, at: float | None = None) -> None:
-        self.rows.appendleft(panel_row(sample, time.time() if at is None else at))
+        at = time.time() if at is None else at
+        self.rows.appendleft(panel_row(sample, at))
+        self.series.add(at, sample)
 
     def clear(self) -> None:
+        """A new run: its samples only."""
         self.rows.clear()
+        self.series.clear()
 
     def csv_text(self) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=[key for key, _ in COLUMNS])
-        writer.writeheader()
-        writer.writerows(reversed(self.rows))
-        return out.getvalue()
+        return self.series.csv_text()
 
     def install(self, web_ui: Any) -> None:
-        """Add the tab to ``web_ui`` (a ``locust.web.WebUI``)."""
+        """Add the tabs, the charts and the CSV to ``web_ui`` (a ``locust.web.WebUI``)."""
         from flask import Response, request  # Locust's own web stack
 
-        web_ui.template_args["extended_tabs"] = [{"title": "Target", "key": TAB_KEY}]
+        web_ui.template_args["extended_tabs"] = [
+            {"title": "Target", "key": TAB_KEY},
+            {"title": "Measurements", "key": MEASUREMENTS_KEY},
+        ]
         web_ui.template_args["extended_tables"] = [
             {
                 "key": TAB_KEY,
                 "structure": [{"key": key, "title": title} for key, title in COLUMNS],
-            }
+            },
+            {
+                "key": MEASUREMENTS_KEY,
+                "structure": [{"key": k, "title": t} for k, t in MEASUREMENT_COLUMNS],
+            },
         ]
         web_ui.template_args["extended_csv_files"] = [
             *web_ui.template_args.get("extended_csv_files", []),
@@ -97,12 +164,29 @@ class TargetPanel:
 
         @web_ui.app.after_request
         def _add_target_rows(response):
+            if request.path == "/" and response.mimetype == "text/html":
+                response.direct_passthrough = False
+                page = response.get_data(as_text=True)
+                script = f'<script src="{CHARTS_SCRIPT_PATH}"></script></body>'
+                response.set_data(page.replace("</body>", script, 1))
+                return response
             if request.path != STATS_PATH or not response.is_json:
                 return response
             payload = response.get_json()
-            payload["extended_stats"] = [{"key": TAB_KEY, "data": list(self.rows)}]
+            payload["extended_stats"] = [
+                {"key": TAB_KEY, "data": list(self.rows)},
+                {"key": MEASUREMENTS_KEY, "data": measurement_rows(self.measurements())},
+            ]
             response.set_data(json.dumps(payload))
             return response
+
+        @web_ui.app.route(SERIES_PATH)
+        def _target_series():
+            return Response(json.dumps(self.series.chart_data()), mimetype="application/json")
+
+        @web_ui.app.route(CHARTS_SCRIPT_PATH)
+        def _charts_script():
+            return Response(CHARTS_SCRIPT.read_text(), mimetype="text/javascript")
 
         @web_ui.app.route(CSV_PATH)
         def _target_csv():
