@@ -29,6 +29,7 @@ from reports.chart_data import outage_windows
 from reports.chart_marks import shade_outages
 from reports.report_sections import extra_lines, leak_view, verdict_cards
 from reports.run_analysis import RunAnalysis, analyse_run
+from rundir.files import write_atomic
 from rundir.layout import DROPPED_TYPE, PSEUDO_REQUEST_UNITS, is_request, split_key
 from rundir.reader import RunData, load_run
 
@@ -341,7 +342,5 @@ def render_report(
     analysis = analysis if analysis is not None else analyse_run(run)
     page = _environment().get_template("report.html.j2").render(**build_context(run, analysis))
     path = Path(out) if out is not None else run.path / REPORT_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, page)  # temp file, fsync, rename: a kill leaves the old or the new
     return path

@@ -227,3 +227,31 @@ def test_sigkill_leaves_whole_lines_a_renderable_run_and_no_target(tmp_path):
     assert all(v.startswith("≈") and float(v[1:].replace(",", "")) > 0 for v in latencies[:-1]), (
         cells
     )
+
+
+def test_report_html_is_replaced_atomically(default_run, tmp_path):
+    """report.html is written like summary.json: a temporary file beside it, fsync, rename,
+    so a SIGKILL at any moment leaves the old report or the new one (seen with strace)."""
+    assert default_run.run_dir is not None
+    run_dir = tmp_path / "run"
+    shutil.copytree(default_run.run_dir, run_dir)
+    calls = tmp_path / "calls"
+    done = subprocess.run(
+        ["strace", "-f", "-qq", "-o", str(calls), "-e", "trace=openat,fsync,rename,renameat2"]
+        + [sys.executable, "-m", "reports", "render", str(run_dir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    trace = calls.read_text().splitlines()
+    writes = [
+        line for line in trace if "openat" in line and "O_WRONLY" in line and "report" in line
+    ]
+    assert writes and all("report.html.tmp" in line for line in writes), writes  # never in place
+    fd = writes[-1].rsplit("=", 1)[1].strip()
+    fsyncs = [i for i, line in enumerate(trace) if re.search(rf"fsync\({fd}\)\s+= 0", line)]
+    rename = next(i for i, line in enumerate(trace) if "rename" in line and "report.html" in line)
+    assert fsyncs and fsyncs[-1] < rename, "report.html renamed into place without an fsync"
+    assert (run_dir / "report.html").read_text().rstrip().endswith("</html>")
