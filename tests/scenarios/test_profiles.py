@@ -123,6 +123,7 @@ def test_profile_runs_briefly_and_exits_0(name, runs):
     else:
         assert row in run.stats, (name, sorted(run.stats))
     assert (DEFAULT_POPULATION in run.stats) == default_population, (name, sorted(run.stats))
+    assert "progress: done | " in run.stderr, run.stderr[-3000:]  # the run's last line
     if name == "ci":  # its thresholds file was read and every rule in it judged, and passed
         rules = tomllib.loads((CONFIG / "thresholds.toml").read_text())["thresholds"]
         judged = {t["name"]: t["passed"] for t in run.summary["thresholds"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import subprocess
 import sys
 
@@ -295,3 +296,8 @@ def test_arrival_rate_follows_an_open_model_ramp_live(processes, tmp_path):
     assert int(run.total["Failure Count"]) == 0, run.failures
     # a tick lands a few ms after each second: allow one arrival per rate change and worker
     assert run.count() == pytest.approx(OPEN_RAMP_ARRIVALS, abs=20 * (processes or 1))
+    # the progress line follows the shape: a line as each stage begins, not only every 10 s
+    # (the 3 s hold falls between two of those), and one for the whole run at the end
+    stages = re.findall(r"progress: RampShape ([a-z-]+) \| offered ([\d.]+) req/s", run.stderr)
+    assert ("hold", "100.0") in stages and "ramp-down" in dict(stages), run.stderr[-3000:]
+    assert "progress: done | " in run.stderr
