@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) -m bench.recording_cost
 	$(PY) -m bench.import_cost
 	$(PY) -m bench.report_render
+	$(PY) -m bench.history_scale
 
 # Accuracy against the reference target's known truths (minutes; not part of make test).
 calibrate: $(STAMP)

@@ -13,10 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from reports import compare_cli, history_cli
-from reports.render import render_report
-from rundir.reader import RunDirError
-
+# Each command imports its own modules when it runs: the CI gate (``history check``) must
+# not pay for plotly, Jinja2 and the report's analysis (about 1 s) before it reads a row.
 EXIT_BAD_INPUT = 2
 USAGE = (
     "usage: python -m reports render RUN_DIR [--out PATH]\n"
@@ -30,6 +28,9 @@ USAGE = (
 
 
 def render_main(argv: list[str]) -> int:
+    from reports.render import render_report
+    from rundir.reader import RunDirError
+
     parser = argparse.ArgumentParser(
         prog="python -m reports render", description="Write report.html for a run directory."
     )
@@ -61,8 +62,12 @@ def main(argv: list[str]) -> int:
     if command == "render":
         return render_main(rest)
     if command == "compare":
+        from reports import compare_cli
+
         return compare_cli.main(rest)
     if command == "history":
+        from reports import history_cli
+
         return history_cli.main(rest)
     print(
         f"python -m reports: unknown command {command!r} (render, compare or history)",

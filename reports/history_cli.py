@@ -22,10 +22,15 @@ from typing import NoReturn
 
 from reports.compare_cli import parse_percentage
 from reports.history_changes import Verdict
-from reports.history_page import render_history
 from reports.history_record import AGGREGATE
 from reports.history_series import LABELS, HistorySeries, gate, series_of
-from reports.history_store import HistoryError, history_url, open_history, read_history
+from reports.history_store import (
+    HistoryError,
+    catalogue,
+    history_url,
+    open_history,
+    read_history,
+)
 
 __all__ = ["main"]
 
@@ -66,17 +71,17 @@ def load(db: str, profile: str | None, endpoint: str) -> HistorySeries:
         raise InputError("--history-db none: there is no history to read")
     engine = open_history(url, create=False)
     try:
-        rows = read_history(engine, profile=profile)
+        newest, endpoints = catalogue(engine)
+        if newest is None:
+            raise InputError("the history is empty")
+        profile = profile or newest
+        if profile not in endpoints:
+            raise InputError(f"no run of profile {profile!r} in the history")
+        if endpoint not in endpoints[profile]:
+            raise InputError(f"no endpoint {endpoint!r} in profile {profile!r}'s runs")
+        rows = read_history(engine, profile=profile, endpoint=endpoint)
     finally:
         engine.dispose()
-    if not rows:
-        raise InputError(
-            f"no run of profile {profile!r} in the history" if profile else "the history is empty"
-        )
-    profile = profile or rows[-1].profile
-    endpoints = {r.endpoint for r in rows if r.profile == profile}
-    if endpoint not in endpoints:
-        raise InputError(f"no endpoint {endpoint!r} in profile {profile!r}'s runs")
     return series_of(rows, profile, endpoint)
 
 
@@ -127,6 +132,9 @@ def check_main(argv: list[str]) -> int:
 
 
 def page_main(argv: list[str]) -> int:
+    # plotly and Jinja2 (about 0.5 s) are imported for the page only, not for the CI gate
+    from reports.history_page import render_history
+
     args = _parser(check=False).parse_args(argv)
     series = load(args.history_db, args.profile, args.endpoint)
     args.out.write_text(render_history(series), encoding="utf-8")

@@ -50,6 +50,7 @@ __all__ = [
     "HistoryError",
     "HistoryRow",
     "append_run",
+    "catalogue",
     "history_url",
     "open_history",
     "read_history",
@@ -290,6 +291,25 @@ def read_history(
 def _float(value: float | None) -> float | None:
     """A plain float (numpy's are not every driver's: psycopg2 writes ``np.float64(...)``)."""
     return None if value is None else float(value)
+
+
+def catalogue(engine: Engine) -> tuple[str | None, dict[str, set[str]]]:
+    """The newest run's profile and every profile's endpoints (one light query each)."""
+    r, e = runs_table.c, endpoints_table.c
+    try:
+        with engine.connect() as conn:
+            newest = conn.execute(select(r.profile).order_by(r.id.desc()).limit(1)).scalar()
+            pairs = conn.execute(
+                select(r.profile, e.endpoint)
+                .select_from(runs_table.join(endpoints_table, e.run == r.id))
+                .distinct()
+            ).all()
+    except SQLAlchemyError as exc:
+        raise HistoryError(f"cannot read the history: {_short(exc)}") from exc
+    out: dict[str, set[str]] = {}
+    for profile, endpoint in pairs:
+        out.setdefault(profile, set()).add(endpoint)
+    return newest, out
 
 
 def _short(exc: BaseException) -> str:
