@@ -61,12 +61,12 @@ from plugin.options import (
     thresholds_from_options,
     web_port_error,
 )
+from plugin.outage_watch import OutageWatch
 from plugin.progress import ProgressPrinter
 from plugin.run_end import EXIT_INTERRUPTED, RunEnd
 from plugin.target_watch import TargetWatch
 from plugin.threshold_watch import ThresholdWatch
 from plugin.webui import install_report_link
-from plugin.webui_guard import install_guard
 from plugin.webui_guard import install_guard
 from plugin.worker_collector import WorkerCollector
 from reports.thresholds import ThresholdError
@@ -83,6 +83,7 @@ _state: dict[str, EmbeddedTarget | None] = {"target": None}
 _threshold_watch = ThresholdWatch()
 _run_end = RunEnd(_threshold_watch)
 _watch = TargetWatch()
+_outages = OutageWatch()
 _progress = ProgressPrinter()
 _run_collector: dict[str, RunCollector | None] = {"collector": None}
 """This process's local-runner or master collector, made at ``init``; None on a worker."""
@@ -289,6 +290,7 @@ def _watch_run(environment: Environment, **_kwargs) -> None:
         target.url if target else None,
         writer.event,
     )
+    _outages.start(writer.event)
     _threshold_watch.on_test_start(environment, writer.event)
     _progress.start(environment)
 
@@ -318,6 +320,7 @@ def register(default_users: Iterable[str]) -> None:
             sys.stderr.write(f"quantload: {error}\n")  # not Locust's traceback, later
             raise SystemExit(2)
         _start_embedded_target(environment)
+        _outages.install(environment)  # target outages from the request stream
         _install_shape(environment)
         _ctrl_c_as_sigterm()
         _install_collector(environment)
@@ -327,9 +330,11 @@ def register(default_users: Iterable[str]) -> None:
             _watch.panel.measurements = _run_totals  # the Measurements tab
             install_report_link(environment.web_ui, lambda: _run_end.last_report)
             install_guard(environment.web_ui)  # no secret shown, no bad host taken
-            install_guard(environment.web_ui)  # no secret shown, no bad host taken
         if isinstance(environment.runner, WorkerRunner):
             environment.runner.register_message(ARRIVAL_RATE_MESSAGE, _follow_arrival_rate)
+        # gevent's loop clock is cached since the loop last ran (before the suite's imports):
+        # Locust's spawn_later(run_time) would count from then and end -t runs early.
+        gevent.get_hub().loop.update_now()
 
     events.test_start.add_listener(_share_worker_count)
     events.quit.add_listener(_run_end.print_verdict)  # after Locust's final tables

@@ -2,7 +2,8 @@
 
 Glue between ``metrics.target_sampler`` (which reads the target in the
 background), the run's rows (``Collector.target_sample``), ``events.jsonl``
-(target unreachable / back) and the web UI's Target tab (the whole run's samples,
+(the metrics source's gaps: ``metrics_source_gap`` / ``_back``; the target's
+outages are ``plugin.outage_watch``'s) and the web UI's Target tab (the whole run's samples,
 from the run's start). Runs on the master or the local runner only.
 """
 
@@ -65,8 +66,8 @@ class TargetWatch:
 
     def _gap(self, reason: str) -> None:
         if self._event is not None:
-            self._event("target_unreachable", reason=reason)
+            self._event("metrics_source_gap", reason=reason)  # not an outage: target_outage
 
     def _back(self, gap_s: float) -> None:
         if self._event is not None:
-            self._event("target_back", gap_s=round(gap_s, 3))
+            self._event("metrics_source_back", gap_s=round(gap_s, 3))
