@@ -110,6 +110,7 @@ def layout(
             "side": "right",
             "rangemode": "tozero",
             "showgrid": False,
+            "tickmode": "auto",  # plotly.js 3 syncs an overlaying axis to the first: odd ticks
         }
     spec.update(extra)
     return spec

@@ -265,7 +265,7 @@ def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
         requests_done,
         series.target_rss,
         None
-        if lk.intercept_bytes is None or lk.slope_kb_per_request is None
+        if lk.intercept_bytes is None or lk.slope_kb_per_request is None or lk.verdict == "unknown"
         else (lk.intercept_bytes, lk.slope_kb_per_request * 1024.0),
         float(np.interp(lk.window_start_s, series.elapsed_s, requests_done))
         if lk.window_start_s is not None and len(series)

@@ -78,6 +78,7 @@ def test_the_rss_axis_reaches_above_its_line():
     chart = figures.target_resources(series(rss=np.full(6, 300.0 * 1024 * 1024)))
     assert chart is not None
     assert chart["figure"]["layout"]["yaxis2"]["range"][1] > 300.0
+    assert chart["figure"]["layout"]["yaxis2"]["tickmode"] == "auto"  # round ticks, not synced
     assert axis_range(np.array([NAN])) is None
 
 

@@ -12,6 +12,7 @@ import pytest
 from reports.analysis import LeakAnalysis, judge_search_steps, rows_apdex
 from reports.analysis.breaking import BreakLimits
 from reports.capacity_view import capacity_section
+from reports.render import build_context
 from reports.report_sections import verdict_cards
 from reports.run_analysis import analyse_run
 from reports.view_text import level_text
@@ -178,3 +179,16 @@ def test_capacity_is_what_the_synthetic_service_holds(stepped):
     _, analysis = stepped
     assert analysis.step_break is not None
     assert analysis.step_break.point.capacity_rps == pytest.approx(CAPACITY)
+
+
+def test_the_leak_chart_draws_no_fitted_slope_without_a_verdict(tmp_path):
+    path = write_stepped_run(tmp_path / "run", users_steps=(1, 2))  # 60 s: too short to judge
+    rows = [json.loads(line) for line in (path / "timeseries.jsonl").read_text().splitlines()]
+    for i, row in enumerate(rows):
+        row["target"] = {"cpu_percent": 10.0, "rss_bytes": (300 + 0.5 * i) * 1024 * 1024}
+    (path / "timeseries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = load_run(path)
+    analysis = analyse_run(run)
+    assert analysis.leak.verdict == "unknown" and analysis.leak.slope_kb_per_request is not None
+    chart = build_context(run, analysis)["leak"]["chart"]
+    assert [t["name"] for t in chart["figure"]["data"]] == ["target RSS (MB)"]
