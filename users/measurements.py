@@ -26,8 +26,8 @@ from locust.event import EventHook
 
 measurement = EventHook()
 """Fired with ``kind`` (e.g. ``"JOB"``), ``name``, ``value`` (ms, a count or a rate: each
-kind its own unit, see :data:`UNITS`), ``length`` (bytes or a count, as Locust's
-``response_length``) and ``exception`` (None, or why the measured thing failed).
+kind its own unit, ``rundir.layout.PSEUDO_REQUEST_UNITS``), ``length`` (bytes or a count,
+as Locust's ``response_length``) and ``exception`` (None, or why the measured thing failed).
 A failing listener is logged by Locust, never raised to the user."""
 
 JOB_KIND = "JOB"
@@ -40,15 +40,6 @@ WS_RATE_KIND = "WS_RATE"
 """WebSocket message rates (WebSocketUser): messages per second."""
 DROPPED_KIND = "DROPPED"
 """Arrivals dropped over the in-flight cap (ArrivalRateUser): a count (value 0)."""
-
-UNITS = {
-    JOB_KIND: "ms",
-    QUEUE_KIND: "jobs",
-    WS_MESSAGE_KIND: "ms",
-    WS_RATE_KIND: "msg/s",
-    DROPPED_KIND: "arrivals",
-}
-"""The unit of each kind's value (the web UI's Measurements tab shows it)."""
 
 
 class DropCounts:
@@ -84,7 +75,7 @@ dropped = DropCounts()
 def record(
     kind: str, name: str, value: float, exception: Exception | None = None, length: int = 0
 ) -> None:
-    """Fire one measurement: ``kind`` one of :data:`UNITS`' keys, ``value`` in its unit."""
+    """Fire one measurement: ``kind`` one of the ``*_KIND`` above, ``value`` in its unit."""
     if kind == DROPPED_KIND:
         dropped.add(int(time.time()))
     measurement.fire(kind=kind, name=name, value=value, length=length, exception=exception)
