@@ -197,6 +197,7 @@ def load(series: RunSeries) -> dict | None:
     unit, open_model = series.load_unit, has_data(series.offered) and series.load_unit != "users"
     spec = layout(xt, "users", y2_title="req/s" if open_model else None)
     spec["yaxis"].update(tick0=0, dtick=integer_dtick(float(np.nanmax(c["users"]))))
+    _fix_range(spec["yaxis"], c["users"])  # the top step is drawn inside the plot, not on its edge
     if not open_model:
         return figure("chart-load", "Load: users", data, spec)
     x, rates, _ = _over_time(series, {"rps": series.rps}, {"rps": "mean"})

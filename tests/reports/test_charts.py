@@ -70,6 +70,7 @@ def test_the_load_chart_has_whole_users_and_holds_the_offered_rate():
     assert chart is not None
     spec = chart["figure"]["layout"]
     assert spec["yaxis"]["dtick"] == 1 and spec["yaxis"]["tick0"] == 0
+    assert spec["yaxis"]["range"] == [0.0, pytest.approx(3 * 1.15)]  # 3 users inside the plot
     assert spec["yaxis2"]["range"] == [0.0, pytest.approx(40 * 1.15)]
     assert integer_dtick(0.4) == 1 and integer_dtick(100) == 20
 
