@@ -15,20 +15,22 @@ from reports.analysis import usl_curve
 from reports.run_analysis import RunAnalysis, usl_concurrency
 from reports.view_text import level_text
 
-__all__ = ["capacity_charts"]
+__all__ = ["capacity_charts", "headline_capacity", "mark_capacity"]
 
 GOOD_COLOR, BROKEN_COLOR = figures.COLORS[2], figures.COLORS[1]
 
 
+def headline_capacity(analysis: RunAnalysis) -> float | None:
+    """The capacity the headline states (the search's, else the stepped run's), if any."""
+    if analysis.search is not None:
+        value = analysis.search.get("capacity_rps")
+        return None if value is None else float(value)
+    return analysis.step_break.point.capacity_rps if analysis.step_break is not None else None
+
+
 def _capacity_line(analysis: RunAnalysis, x_range: tuple[float, float]) -> list[dict]:
     """A horizontal dashed line at the headline's capacity (none when there is none)."""
-    capacity = (
-        (analysis.search or {}).get("capacity_rps")
-        if analysis.search is not None
-        else analysis.step_break.point.capacity_rps
-        if analysis.step_break is not None
-        else None
-    )
+    capacity = headline_capacity(analysis)
     if capacity is None:
         return []
     xs = np.array(x_range, dtype=float)
@@ -155,3 +157,23 @@ def capacity_charts(analysis: RunAnalysis) -> list[dict]:
             )
         )
     return charts
+
+
+def mark_capacity(chart: dict | None, analysis: RunAnalysis) -> dict | None:
+    """The requests-per-second chart over time with the headline's capacity as a dashed
+    line across it (unchanged without a capacity)."""
+    capacity = headline_capacity(analysis)
+    if chart is None or capacity is None:
+        return chart
+    xs = [t for trace in chart["figure"]["data"] for t in trace["x"] if t is not None]
+    if xs:
+        chart["figure"]["data"].append(
+            figures.line(
+                [min(xs), max(xs)],
+                [capacity, capacity],
+                f"capacity {capacity:,.1f} req/s",
+                color=figures.COLORS[7],
+                dash="dash",
+            )
+        )
+    return chart

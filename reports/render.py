@@ -23,7 +23,7 @@ import numpy as np
 import plotly.offline
 
 from reports import figures
-from reports.capacity_charts import capacity_charts
+from reports.capacity_charts import capacity_charts, mark_capacity
 from reports.capacity_view import capacity_section
 from reports.chart_data import outage_windows
 from reports.chart_marks import shade_outages
@@ -240,7 +240,7 @@ def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
     time_charts = [
         shade_outages(c, outages, series.elapsed_s)
         for c in (
-            figures.throughput(series),
+            mark_capacity(figures.throughput(series), analysis),
             figures.latency(series),
             figures.load(series),
             figures.target_resources(series),

@@ -192,3 +192,13 @@ def test_the_leak_chart_draws_no_fitted_slope_without_a_verdict(tmp_path):
     assert analysis.leak.verdict == "unknown" and analysis.leak.slope_kb_per_request is not None
     chart = build_context(run, analysis)["leak"]["chart"]
     assert [t["name"] for t in chart["figure"]["data"]] == ["target RSS (MB)"]
+
+
+def test_the_capacity_is_marked_on_both_throughput_charts(stepped):
+    run, analysis = stepped
+    context = build_context(run, analysis)
+    over_time = next(c for c in context["time_charts"] if c["id"] == "chart-throughput")
+    by_load = next(c for c in context["capacity"]["charts"] if c["id"] == "chart-capacity")
+    for chart in (over_time, by_load):
+        line = next(t for t in chart["figure"]["data"] if t["name"].startswith("capacity"))
+        assert line["name"] == "capacity 80.0 req/s" and set(line["y"]) == {CAPACITY}
