@@ -1,0 +1,24 @@
+"""The CI gate on real runs, short form (``make calibrate`` runs the long one:
+``bench.history_calibration``, ten runs then five 15 ms slower): five real runs against a
+reference target, then one against a target 15 ms slower; ``history check`` exits 1."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.history_calibration import calibrate
+
+
+@pytest.mark.slow
+def test_a_15_ms_slower_build_fails_the_gate(tmp_path, start_target):
+    normal, slow = start_target("--latency-ms", "0"), start_target("--latency-ms", "15")
+    out = calibrate(
+        tmp_path / "history.sqlite",
+        tmp_path,
+        baseline=5,
+        slow=1,
+        seconds=2,
+        hosts=(normal.url, slow.url),
+    )
+    assert out.ok, out.output
+    assert "p50 (ms)" in out.output and "REGRESSION" in out.output
