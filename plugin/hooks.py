@@ -180,6 +180,14 @@ def _share_worker_count(environment: Environment, **_kwargs) -> None:
         share_with_workers(environment.parsed_options, workers=max(1, runner.worker_count))
 
 
+def _set_master_timeout(environment: Environment) -> None:
+    """``--master-timeout`` on a worker: Locust's worker quits when its master has sent no
+    heartbeat for ``MASTER_HEARTBEAT_TIMEOUT`` seconds (60), read at each check."""
+    timeout = settings_of(environment).master_timeout
+    if timeout is not None and isinstance(environment.runner, WorkerRunner):
+        locust.runners.MASTER_HEARTBEAT_TIMEOUT = timeout
+
+
 def _install_shape(environment: Environment) -> None:
     """``--shape NAME`` (a profile's ``shape = NAME``): the master or local runner runs it,
     unless a shape module was loaded with ``-f`` (then that one wins, as in Locust)."""
@@ -321,6 +329,7 @@ def register(default_users: Iterable[str]) -> None:
             raise SystemExit(2)
         _start_embedded_target(environment)
         _outages.install(environment)  # target outages from the request stream
+        _set_master_timeout(environment)
         _install_shape(environment)
         _ctrl_c_as_sigterm()
         _install_collector(environment)

@@ -165,6 +165,15 @@ def add_options(parser) -> None:
         include_in_web_ui=False,
         help="load shape from scenarios/ (a profile's 'shape = NAME')",
     )
+    group.add_argument(
+        "--master-timeout",
+        type=positive_int,
+        default=None,
+        env_var="QUANTLOAD_MASTER_TIMEOUT",
+        include_in_web_ui=False,
+        help="workers: quit this many seconds after the master's last heartbeat (a master "
+        "killed leaves no worker running; default Locust's 60)",
+    )
     add_run_options(group)
     add_scenario_options(group)
     add_target_metrics_option(group)

@@ -60,6 +60,8 @@ class RunSettings:
     """``--history-db``: a SQLite path or SQLAlchemy URL, ``none`` (None: the default file)."""
     build_id: str | None = None
     """``--build-id`` (None: the git commit of the working directory)."""
+    master_timeout: int | None = None
+    """``--master-timeout``: a worker quits this long after its master's last heartbeat."""
     # -- set by the master for its workers --
     workers: int = 1
     """Workers sharing the load (an open-model rate is a total across them)."""

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from tests.locust_runs import LOCUSTFILE, processes_args, run_locust
@@ -137,3 +138,29 @@ def test_a_worker_killed_mid_run_is_recorded_and_its_data_kept(target, tmp_path)
     assert summary["total"]["count"] == sum(r["total"]["count"] for r in rows)  # nothing lost
     report = (run_dir / "report.html").read_text()
     assert "worker_lost" in report and lost[0]["worker"] in report
+
+
+MASTER_TIMEOUT_S = 3
+
+
+def test_workers_quit_by_themselves_when_the_master_is_killed(target, tmp_path):
+    """Locust's workers quit 60 s after the master's last heartbeat (measured: 59.8 and
+    60.2 s); ``--master-timeout`` (here by its environment variable) shortens it."""
+    run_dir = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTLOAD_")}
+    env["QUANTLOAD_MASTER_TIMEOUT"] = str(MASTER_TIMEOUT_S)
+    master, workers = start_master_and_workers(
+        LOCUSTFILE, env, tmp_path, run_dir, "60s", extra=["--host", target.url, "StressUser"]
+    )
+    try:
+        wait_for_lines(run_dir / "timeseries.jsonl", 2, master)
+        master.kill()
+        master.wait(10)
+        killed = time.monotonic()
+        for worker in workers:
+            worker.wait(timeout=MASTER_TIMEOUT_S + 20)
+        took = time.monotonic() - killed
+    finally:
+        stop_all([master, *workers])
+    assert took < MASTER_TIMEOUT_S + 3, f"workers quit {took:.1f} s after the master died"
+    assert not [w for w in workers if psutil.pid_exists(w.pid)], "a worker left running"
