@@ -50,6 +50,7 @@ bench: $(STAMP)
 calibrate: $(STAMP)
 	$(PY) -m bench.breakpoint_accuracy
 	$(PY) -m bench.report_accuracy
+	$(PY) -m bench.history_accuracy
 	$(PY) -m bench.history_calibration
 
 # The README's report screenshots (docs/report*.png) from a real 1-minute stepped run.
