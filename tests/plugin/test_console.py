@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rundir.layout import PSEUDO_REQUEST_TYPES
 from tests.locust_runs import LOCUSTFILE, REPO, assert_gone, started_targets
 from tests.reports.test_report_agrees_with_summary import AGGREGATE_LABEL, TableReader
 
@@ -49,7 +50,11 @@ def test_one_throughput_on_the_console_the_progress_line_the_report_and_summary(
     verdict = re.search(r"throughput\s+([\d.]+) req/s", default_run.stdout)
     assert verdict, default_run.stdout
 
-    # the same requests everywhere: no job, queue or WebSocket reading among them
+    # the same requests everywhere: no job, queue or WebSocket reading among them (they are
+    # in the run directory, by name)
+    measured = {e["method"] for e in summary["endpoints"]} & PSEUDO_REQUEST_TYPES
+    assert {"JOB", "QUEUE", "WS_MSG"} <= measured, measured
+    assert not {m for m, _ in default_run.stats} & PSEUDO_REQUEST_TYPES, sorted(default_run.stats)
     assert console_count == int(done[1]) == count
     assert int(default_run.total["Request Count"]) == count  # Locust's --csv
     # Locust divides by the time to its last request, the others by the run's length
