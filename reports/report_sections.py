@@ -115,8 +115,9 @@ def _latency_card(analysis: RunAnalysis) -> dict[str, str]:
         "latency",
         "At capacity: p95 / p99",
         f"\u2248 {_n(at['p95_ms'])} / {_n(at['p99_ms'])} ms",
-        f"at {level_text(at['level'])} {analysis.unit}, the last good step (from its "
-        f"per-second rows): Apdex \u2248 {_n(at['apdex'], 2)}. Whole run, overloaded "
+        f"at {level_text(at['level'])} {analysis.unit}, the last good step (as its row "
+        f"below; p99 and Apdex from its per-second rows): Apdex \u2248 "
+        f"{_n(at['apdex'], 2)}. Whole run, overloaded "
         f"steps included: {whole} (table below)",
         "info",
     )

@@ -266,7 +266,13 @@ def analyse_run(
                 **{k: v for k, v in last_good.items() if k in StepMeasure.__dataclass_fields__}
             )
         )
-    at_capacity = at_capacity_figures(run, steps, good.offered_rps) if good is not None else None
+    at_capacity = (
+        at_capacity_figures(
+            run, steps, good.offered_rps, good.p95_ms if search is not None else None
+        )
+        if good is not None
+        else None
+    )
     requests_done = np.cumsum(np.nan_to_num(series.requests))
     overloads = [e for e in run.events if e.get("kind") == "generator_overloaded"]
     cpu = [  # the last row is the shutdown interval: its CPU is the run ending, not load

@@ -28,7 +28,7 @@ from rundir.series import REQUESTS_ROW_KEY, read_row_stats
 __all__ = ["at_capacity_figures", "search_judged", "search_limits"]
 
 LEVEL_MATCH_RTOL = 1e-3
-AT_CAPACITY_PERCENTILES = {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
+P99 = {"p99_ms": 99.0}
 """A search step and a row step are at the same rate within this (rows keep 3 decimals)."""
 
 
@@ -65,12 +65,15 @@ def search_limits(search: dict[str, Any] | None) -> BreakLimits:
 
 
 def at_capacity_figures(
-    run: RunData, steps: list[StepStats], level: float | None
+    run: RunData, steps: list[StepStats], level: float | None, row_p95_ms: float | None = None
 ) -> dict[str, Any] | None:
-    """The figures at the last good step (at ``level``), from that step's settled rows: p50,
-    p95, p99 (:func:`metrics.summary.percentiles_from_rows`: approximate, the rows' own
-    percentiles mixed) and Apdex (:func:`~reports.analysis.rows_apdex`); None when the rows
-    cannot be matched to the step."""
+    """The figures at the last good step (at ``level``), as its row of the breakpoint table
+    shows them: p95 is the row's (``row_p95_ms``, a search step's own window; else the
+    settled step's), p99 the settled step's (a stepped run) or, for a search step, the
+    step's rows mixed (:func:`metrics.summary.percentiles_from_rows`; left out if it reads
+    under the row's p95: two estimates of one window); Apdex from the step's rows
+    (:func:`~reports.analysis.rows_apdex`). All approximate. None when no settled step or
+    rows match ``level``."""
     matches = [
         s for s in steps if level is not None and np.isclose(s.level, level, rtol=LEVEL_MATCH_RTOL)
     ]
@@ -81,9 +84,13 @@ def at_capacity_figures(
     step = matches[-1]  # a re-measured level: the later window is the one that counted
     inside = np.flatnonzero((elapsed >= step.start_s) & (elapsed <= step.end_s))
     used = [rows[i] for i in inside[-step.rows_used :]]
-    figures = percentiles_from_rows(used, AT_CAPACITY_PERCENTILES)
+    p95, p99 = step.p95_ms, step.p99_ms
+    if row_p95_ms is not None:
+        p95, p99 = row_p95_ms, percentiles_from_rows(used, P99)["p99_ms"]
+        p99 = None if p99 is None or p99 < p95 else p99
     return {
         "level": step.level,
-        **{k: figures[k] for k in AT_CAPACITY_PERCENTILES},
+        "p95_ms": p95,
+        "p99_ms": p99,
         "apdex": rows_apdex(used, float(run.meta.get("apdex_t_ms") or DEFAULT_APDEX_T_MS)),
     }

@@ -113,6 +113,8 @@ def test_latency_card_is_at_capacity_and_says_so(stepped):
     # at 4 users (the last good step) every row's p95 is 1.3 x 50 ms; the whole run's is not
     assert card["label"].startswith("At capacity")
     assert card["value"] == "\u2248 65.0 / 75.0 ms"
+    row = next(r for r in capacity_section(analysis)["rows"] if r["cells"][0] == "4")
+    assert f"\u2248 {row['cells'][3]} /" in card["value"]  # the card's p95 is the row's
     assert "at 4 users, the last good step" in card["detail"] and "Whole run" in card["detail"]
     assert "Apdex \u2248 1.00" in card["detail"]
 
@@ -202,3 +204,13 @@ def test_the_capacity_is_marked_on_both_throughput_charts(stepped):
     for chart in (over_time, by_load):
         line = next(t for t in chart["figure"]["data"] if t["name"].startswith("capacity"))
         assert line["name"] == "capacity 80.0 req/s" and set(line["y"]) == {CAPACITY}
+
+
+def test_a_search_card_at_capacity_shows_its_rows_p95(stepped):
+    run, _ = stepped
+    good = search_step(3, 4.0, 80.0, 70.0)  # a level the rows have (4), judged p95 70 ms
+    search = {**SEARCH, "last_good": good, "steps": [search_step(1, 2.0, 40.0, 60.0), good]}
+    analysis = analyse_run(run, search=search)
+    assert analysis.at_capacity is not None and analysis.at_capacity["p95_ms"] == 70.0
+    assert analysis.at_capacity["p99_ms"] == pytest.approx(75.0)  # 1.5 x 50 ms, from the rows
+    assert cards_of(run, analysis)["latency"]["value"] == "\u2248 70.0 / 75.0 ms"
