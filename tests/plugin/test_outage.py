@@ -14,7 +14,7 @@ import sys
 import time
 from urllib.parse import urlsplit
 
-from tests.locust_runs import LOCUSTFILE, REPO, read_stats
+from tests.locust_runs import LOCUSTFILE, REPO, free_port, read_stats, run_locust
 from tests.run_checks import read_jsonl, stop_all, wait_for_lines
 
 RUN_S = 10
@@ -68,3 +68,19 @@ def test_target_killed_and_restarted_is_one_outage_and_the_run_goes_on(tmp_path,
     assert summary["total"]["failures"] > 0 and summary["complete"] is True
     report = (run_dir / "report.html").read_text()
     assert "target_outage" in report  # the events table (and the charts shade the window)
+
+
+def test_a_failing_metrics_source_is_not_a_target_outage(target, tmp_path):
+    """The target answers while its metrics source does not: a metrics_source_gap event,
+    never an outage (it was target_unreachable)."""
+    nobody = f"agent:http://127.0.0.1:{free_port()}"
+    run = run_locust(
+        *("-u", "1", "-r", "1", "-t", "3s", "--host", target.url, "StressUser"),
+        *("--target-metrics", nobody),
+        tmp_path=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.run_dir is not None
+    kinds = [e["kind"] for e in read_jsonl(run.run_dir / "events.jsonl")]
+    assert "metrics_source_gap" in kinds and "target_outage" not in kinds, kinds
+    assert "target_unreachable" not in kinds
