@@ -26,6 +26,8 @@ DONE_LINE = re.compile(r"progress: done \| (\d+) requests in \S+ \| ([\d.]+) req
 TABLE_HEADER = re.compile(r"^Type\s+Name\s+# reqs", re.MULTILINE)
 ROUNDING = 0.05
 """Half of the 0.1 req/s the console shows, plus the report's own rounding."""
+LOCUST_RESET_S = 0.5
+"""Locust resets its stats (its throughput's start) within this of the run's start."""
 
 
 def report_aggregate_rps(report: Path) -> str:
@@ -57,11 +59,17 @@ def test_one_throughput_on_the_console_the_progress_line_the_report_and_summary(
     assert not {m for m, _ in default_run.stats} & PSEUDO_REQUEST_TYPES, sorted(default_run.stats)
     assert console_count == int(done[1]) == count
     assert int(default_run.total["Request Count"]) == count  # Locust's --csv
-    # Locust divides by the time to its last request, the others by the run's length
-    # (8 s here, with think time): they agree to within that and the rounding
-    for shown in (console_rps, float(done[2]), report_rps, float(verdict[1])):
-        assert shown == pytest.approx(rps, rel=0.03, abs=ROUNDING), (shown, rps)
-    assert abs(float(done[2]) - rps) <= ROUNDING and abs(report_rps - rps) <= ROUNDING
+    # the progress line, the report and the verdict: summary.json's figure, to their rounding
+    for shown in (float(done[2]), report_rps, float(verdict[1])):
+        assert abs(shown - rps) <= ROUNDING, (shown, rps)
+    # Locust's table divides the same count by the time from its stats' reset to its last
+    # request, not by the run's length: in a loaded run the same figure (the demo: 20 users,
+    # < 0.2 %), here (6 users with think time, 8 s) up to a second shorter. That request's
+    # second is the last row with requests, so Locust's figure lies in the range it allows.
+    rows = [json.loads(line) for line in (default_run.run_dir / "timeseries.jsonl").open()]
+    last = max(r["elapsed_s"] for r in rows if r["total"]["count"])
+    low, high = count / (last + 1 + LOCUST_RESET_S), count / max(last - LOCUST_RESET_S, 0.5)
+    assert low - ROUNDING <= console_rps <= high + ROUNDING, (console_rps, low, high, rps)
 
 
 @pytest.mark.slow
