@@ -69,8 +69,9 @@ def _value(row: HistoryRow, metric: str) -> float:
 
 
 def series_of(rows: Sequence[HistoryRow], profile: str, endpoint: str) -> HistorySeries:
-    """The series of ``endpoint`` in ``profile``'s runs (rows of other ones are ignored)."""
-    mine = [r for r in rows if r.profile == profile and r.endpoint == endpoint]
+    """The series of ``endpoint`` in ``profile``'s complete runs (rows of other profiles and
+    endpoints, and interrupted runs, are left out: a run cut short measures nothing whole)."""
+    mine = [r for r in rows if r.profile == profile and r.endpoint == endpoint and r.complete]
     classes = set(mine[-1].classes.split(",")) if mine else set()
     return HistorySeries(
         profile=profile,

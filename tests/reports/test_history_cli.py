@@ -3,6 +3,7 @@ cases and one-line errors; ``history.html`` self-contained and escaped."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -11,6 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reports.history_cli import load
+from reports.history_record import AGGREGATE
+from reports.history_series import gate
 from reports.history_store import append_run, history_url, open_history
 from tests.locust_runs import REPO
 from tests.reports.test_history_store import record
@@ -90,3 +94,14 @@ def test_history_page_is_self_contained_and_escaped(tmp_path):
     assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Plotly.newPlot" in html and "<script src" not in html and "<link" not in html
     assert "p95 (ms)" in html and "+30" in html  # the change point's size in its table
+
+
+def test_interrupted_runs_are_left_out_of_the_series(tmp_path):
+    engine = open_history(history_url(str(tmp_path / "h.sqlite")))
+    for i, p95 in enumerate(levels(8, 0, 1.0)):
+        append_run(engine, record(f"run-{i}", f"b{i}", p95))
+    cut = dataclasses.replace(record("cut", "b-cut", 500.0), complete=False)
+    append_run(engine, cut)  # ten times slower, but interrupted: not a build's measurement
+    series = load(str(tmp_path / "h.sqlite"), None, AGGREGATE)
+    assert series.runs == 8 and "cut" not in series.run_ids
+    assert not any(v.regressed for v in gate(series, 0.10))
