@@ -82,7 +82,10 @@ def load(db: str, profile: str | None, endpoint: str) -> HistorySeries:
         rows = read_history(engine, profile=profile, endpoint=endpoint)
     finally:
         engine.dispose()
-    return series_of(rows, profile, endpoint)
+    series = series_of(rows, profile, endpoint)
+    if not series.runs:
+        raise InputError(f"no complete run of profile {profile!r} in the history")
+    return series
 
 
 def _fmt(value: float | None) -> str:

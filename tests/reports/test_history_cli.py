@@ -105,3 +105,6 @@ def test_interrupted_runs_are_left_out_of_the_series(tmp_path):
     series = load(str(tmp_path / "h.sqlite"), None, AGGREGATE)
     assert series.runs == 8 and "cut" not in series.run_ids
     assert not any(v.regressed for v in gate(series, 0.10))
+    append_run(engine, dataclasses.replace(record("x", "b", 1.0, profile="cut"), complete=False))
+    done = cli("check", "--history-db", tmp_path / "h.sqlite", "--profile", "cut")
+    assert done.returncode == 2 and "no complete run" in done.stderr
