@@ -47,18 +47,29 @@ class DropCounts:
 
     The breakpoint search reads them (its "dropped arrivals" break rule): Locust's stats
     no longer carry drops. In a local run :func:`record` counts this process's; on a
-    master the collector adds its workers' as their slots arrive (``add``).
+    master the collector adds its workers' as their slots arrive (``add``). Seconds older
+    than :data:`KEEP_S` behind the newest are folded into one count, so a long overloaded
+    run holds a bounded dict (the search only asks about the last few seconds).
     """
+
+    KEEP_S = 120
 
     def __init__(self) -> None:
         self._by_second: dict[int, int] = {}
+        self._folded = 0
+        """Drops of the seconds folded away (all before any second still held)."""
 
     def add(self, second: int, n: int = 1) -> None:
         self._by_second[second] = self._by_second.get(second, 0) + n
+        if len(self._by_second) > 2 * self.KEEP_S:
+            horizon = max(self._by_second) - self.KEEP_S
+            for old in [k for k in self._by_second if k < horizon]:
+                self._folded += self._by_second.pop(old)
 
     def total(self, before_second: int | None = None) -> int:
-        """Every drop counted, or only those in seconds before ``before_second``."""
-        return sum(
+        """Every drop counted, or only those in seconds before ``before_second`` (folded
+        seconds always count: they are older than any second the search asks about)."""
+        return self._folded + sum(
             n
             for second, n in list(self._by_second.items())
             if before_second is None or second < before_second
@@ -66,6 +77,7 @@ class DropCounts:
 
     def clear(self) -> None:
         self._by_second.clear()
+        self._folded = 0
 
 
 dropped = DropCounts()
