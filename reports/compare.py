@@ -253,6 +253,7 @@ def compare_rows(
     elif not aggregate and min(counts) < MIN_GATED_REQUESTS:
         why = f"too few to judge: fewer than {MIN_GATED_REQUESTS} requests in a run"
     unit = VALUE_UNITS.get(method, "ms")
+    rate_unit = "rps" if aggregate or is_request(f"{method} {name}") else "/s"
     metrics = tuple(
         compare_metric(
             m,
@@ -261,7 +262,7 @@ def compare_rows(
             limit,
             why is None and (m != "rps" or ev.rate_driven),
             _real(m, base, cur, ev),
-            unit,
+            rate_unit if m == "rps" else unit,
         )
         for m in METRICS
     )
@@ -361,7 +362,7 @@ def format_value(metric: str, value: float | None, unit: str = "ms") -> str:
         return "-"
     if metric == "error_ratio":
         return f"{value * 100:.2f} %"
-    shown = "rps" if metric == "rps" and unit == "ms" else "/s" if metric == "rps" else unit
+    shown = "rps" if metric == "rps" and unit == "ms" else unit
     return f"{value:.1f} {shown}".rstrip()
 
 

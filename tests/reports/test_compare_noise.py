@@ -169,3 +169,14 @@ def test_a_percentile_needs_ten_samples_beyond_it():
     base, slow = samples(rng, 500), samples(rng, 500, median_ms=30.0)
     assert latency_worse(base, slow, 0.95)  # 25 beyond p95: judged
     assert latency_worse(base, slow, 0.99) is False  # 5 beyond p99: never real
+
+
+def test_compare_html_shows_units_per_row_and_a_p50_column(tmp_path):
+    queue = endpoint("QUEUE", "depth", p95=4.0, p99=6.0)
+    s = summary(*base_endpoints(), queue)
+    base, cur = write_run(tmp_path / "a", s), write_run(tmp_path / "b", s)
+    assert compare_cli(base, cur).returncode == 0
+    html = (cur / "compare.html").read_text()
+    row = html[html.index("QUEUE depth") : html.index("</tr>", html.index("QUEUE depth"))]
+    assert "<td>4.0</td>" in row and " ms" not in row and "100.0 /s" in row
+    assert '<th colspan="3">p50</th>' in html and "white-space: nowrap" in html
