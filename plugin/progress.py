@@ -131,7 +131,6 @@ class ProgressPrinter:
             logger.info(final_line(total, time.monotonic() - self._started))
 
     def _run(self, environment: Any, started: float) -> None:
-        total = environment.runner.stats.total
         last_at, last_count, last_failures = time.monotonic(), 0, 0
         last_stage = self._progress(environment, started).get("stage")
         while True:
@@ -141,6 +140,7 @@ class ProgressPrinter:
             stage = progress.get("stage")
             if now - last_at < self.every_s - self.poll_s / 2 and stage == last_stage:
                 continue
+            total = environment.runner.stats.total  # Locust may replace it (clear_all)
             count, failures = total.num_requests, total.num_failures
             if count < last_count:  # Locust's stats were reset (web UI)
                 last_count = last_failures = 0
