@@ -59,10 +59,10 @@ DROPPED_TYPE = "DROPPED"
 PSEUDO_REQUEST_TYPES = frozenset(
     {JOB_TYPE, QUEUE_TYPE, WS_MESSAGE_TYPE, WS_RATE_TYPE, DROPPED_TYPE}
 )
-"""Request types (Locust's method column) some user classes record that are not requests to
-the target. Locust's aggregate (``total``) includes them; ``requests`` (rows and summary)
-leaves them out. The user classes name their own (they import no run directory); a test
-checks each is in this set."""
+"""Kinds (the run directory's method column) of what some user classes measure that is not a
+request to the target. They go through the suite's own channel (``users.measurements``),
+never Locust's stats; ``total`` and ``requests`` (rows and summary) leave them out. The
+user classes name their own kinds; a test checks each is in this set."""
 PSEUDO_REQUEST_UNITS = {
     JOB_TYPE: "ms",
     QUEUE_TYPE: "jobs",
