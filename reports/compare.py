@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reports.compare_stats import Samples, error_ratio_worse, latency_worse, merge, rate_worse
-from rundir.layout import DROPPED_TYPE, QUEUE_TYPE, WS_RATE_TYPE, is_request
+from rundir.layout import PSEUDO_REQUEST_UNITS, is_request
 
 __all__ = [
     "Comparison",
@@ -71,9 +71,6 @@ LABELS = {
     "error_ratio": "error ratio",
 }
 QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
-VALUE_UNITS = {QUEUE_TYPE: "", WS_RATE_TYPE: "msg/s", DROPPED_TYPE: ""}
-"""The unit of a pseudo-request row's "latency" columns (a queue depth is a count); "ms"
-for every other row."""
 VERDICT_ITEMS = 8
 """The verdict line names at most this many regressions (the tables show them all)."""
 
@@ -252,7 +249,7 @@ def compare_rows(
         why = "not a request to the target"
     elif not aggregate and min(counts) < MIN_GATED_REQUESTS:
         why = f"too few to judge: fewer than {MIN_GATED_REQUESTS} requests in a run"
-    unit = VALUE_UNITS.get(method, "ms")
+    unit = PSEUDO_REQUEST_UNITS.get(method, "ms")  # a queue depth is a count of jobs
     rate_unit = "rps" if aggregate or is_request(f"{method} {name}") else "/s"
     metrics = tuple(
         compare_metric(

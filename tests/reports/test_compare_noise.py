@@ -110,7 +110,10 @@ def test_rows_carry_their_units():
         summary(*base_endpoints(), endpoint(*queue, p95=4.0)),
     )
     row = next(e for e in c.endpoints if e.method == "QUEUE")
-    assert format_value("p95_ms", row.metric("p95_ms").current, row.metric("p95_ms").unit) == "4.0"
+    assert (
+        format_value("p95_ms", row.metric("p95_ms").current, row.metric("p95_ms").unit)
+        == "4.0 jobs"
+    )
     assert format_value("p95_ms", 4.0) == "4.0 ms" and format_value("rps", 2.0) == "2.0 rps"
 
 
@@ -178,5 +181,5 @@ def test_compare_html_shows_units_per_row_and_a_p50_column(tmp_path):
     assert compare_cli(base, cur).returncode == 0
     html = (cur / "compare.html").read_text()
     row = html[html.index("QUEUE depth") : html.index("</tr>", html.index("QUEUE depth"))]
-    assert "<td>4.0</td>" in row and " ms" not in row and "100.0 /s" in row
+    assert "<td>4.0 jobs</td>" in row and " ms" not in row and "100.0 /s" in row
     assert '<th colspan="3">p50</th>' in html and "white-space: nowrap" in html
