@@ -195,3 +195,5 @@ def test_search_finds_the_reference_targets_capacity(slots, service_ms, tmp_path
     assert section["source"] == "search" and section["found"] is True
     assert section["capacity_rps"] == pytest.approx(float(found[-1]), abs=0.05)
     assert section["search"]["steps"] and section["unit"] == "req/s"
+    # the console's closing verdict names it too
+    assert f"capacity    breaks above {section['capacity_rps']:,.1f} req/s" in run.stdout
