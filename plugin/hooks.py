@@ -55,12 +55,8 @@ from plugin.collector import FINAL_MESSAGE, RunCollector
 from plugin.embedded_target import EmbeddedTarget, TargetStartError
 from plugin.local_collector import LocalCollector
 from plugin.master_collector import MasterCollector
-from plugin.options import (
-    add_options,
-    check_after_parse,
-    thresholds_from_options,
-    web_port_error,
-)
+from plugin.option_checks import check_after_parse, web_port_error
+from plugin.options import add_options, thresholds_from_options
 from plugin.outage_watch import OutageWatch
 from plugin.progress import ProgressPrinter
 from plugin.run_end import EXIT_INTERRUPTED, RunEnd

@@ -9,7 +9,7 @@ wrapper around ``WebUI.update_template_args``:
   screen only. The value is blanked there; a ``/swarm`` form that sends such a field blank
   (what the page now holds) keeps the run's value instead of wiping it;
 - **host**: ``/swarm`` with a ``host`` that is not an http(s) URL is refused with the same
-  message as the command line (:func:`plugin.options.host_error`), as Locust refuses its
+  message as the command line (:func:`plugin.option_checks.host_error`), as Locust refuses its
   own bad form values (``{"success": false, "message": ...}``);
 - **the report link** (``/quantload/report`` in the "Download Data" tab) opens in a new tab:
   a small script on the index page sets ``target="_blank"`` on it when it is clicked.
@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.options import SECRET_OPTIONS, host_error
+from plugin.option_checks import host_error
+from plugin.options import SECRET_OPTIONS
 from plugin.webui import REPORT_PATH
 
 SWARM_PATH = "/swarm"
