@@ -62,6 +62,7 @@ DEFAULT_HISTORY_FILE = "history.sqlite"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 """How long a SQLite writer waits for another (concurrent CI jobs queue, never fail)."""
 DISABLED = "none"
+CREATE_ATTEMPTS = 3
 
 metadata = MetaData()
 schema_table = Table("quantload_schema", metadata, Column("version", Integer, nullable=False))
@@ -179,8 +180,20 @@ def _version(engine: Engine) -> Any:
 
 
 def _create(engine: Engine) -> None:
-    """The tables, idempotent under concurrent first runs (``IF NOT EXISTS``), and the
-    version row (a second, identical one from a racing run is harmless)."""
+    """The tables, idempotent under concurrent first runs (``IF NOT EXISTS``; PostgreSQL
+    can still fail one of two racing ``CREATE``s: it is tried again), and the version row
+    (a second, identical one from a racing run is harmless)."""
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            _create_once(engine)
+            return
+        except SQLAlchemyError:
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+def _create_once(engine: Engine) -> None:
     with engine.begin() as conn:
         for table in metadata.sorted_tables:
             conn.execute(CreateTable(table, if_not_exists=True))

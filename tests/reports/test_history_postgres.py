@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from reports.finalize import finalize
 from reports.history_record import AGGREGATE
@@ -102,6 +103,21 @@ def test_concurrent_writers_lose_no_run_on_postgres(postgres_url):
     rows = [r for r in read_history(engine, endpoint=AGGREGATE) if r.run_id.startswith("w10")]
     engine.dispose()
     assert len({r.run_id for r in rows}) == 40
+
+
+def test_concurrent_first_runs_create_one_history_on_postgres(postgres_url):
+    """Four writers on a fresh database at once: the schema made once, no run lost."""
+    fresh = postgres_url.rsplit("/", 1)[0] + "/fresh"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE fresh"))
+    admin.dispose()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(4) as pool:
+        pool.map(_append_many, [(fresh, w, 5) for w in range(4)])
+    engine = open_history(fresh, create=False)
+    assert len(read_history(engine, endpoint=AGGREGATE)) == 20
+    engine.dispose()
 
 
 def test_a_wrong_postgres_url_is_one_line(postgres_url):
