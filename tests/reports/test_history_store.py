@@ -22,7 +22,7 @@ from reports.history_store import (
     read_history,
     schema_table,
 )
-from tests.locust_runs import REPO, run_locust
+from tests.locust_runs import REPO, free_port, run_locust
 from tests.reports.test_finalize import finished_run
 
 SECRET = "k3y5ecretAbcdef0123456789xyz"
@@ -154,3 +154,9 @@ def test_a_real_run_is_appended_with_its_identity_and_no_secret(tmp_path):
 def test_records_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         record().run_id = "x"  # type: ignore[misc]
+
+
+def test_a_database_password_never_reaches_the_message():
+    with pytest.raises(HistoryError) as info:
+        open_history(f"postgresql://quantload:{SECRET}@127.0.0.1:{free_port()}/history")
+    assert SECRET not in str(info.value) and "\n" not in str(info.value)
