@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reports.history_record import run_record
-from reports.history_store import append_run, history_url, open_history
+from reports.history_store import append_run, history_url, open_history, shown_url
 from reports.junit import JUNIT_FILENAME, write_junit
 from reports.render import render_report
 from reports.run_analysis import RunAnalysis, analyse_run, breaking_point_section, leak_section
@@ -134,6 +134,7 @@ def _record_history(
         append_run(engine, run_record(run, summary, build_id))
     finally:
         engine.dispose()
+    logger.info("quantload: run appended to the history %s", shown_url(url))
 
 
 def _stage(name: str, errors: list[str], work: Callable[[], T]) -> T | None:

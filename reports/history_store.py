@@ -52,6 +52,7 @@ __all__ = [
     "append_run",
     "catalogue",
     "history_url",
+    "shown_url",
     "open_history",
     "read_history",
 ]
@@ -132,7 +133,7 @@ def open_history(url: str, *, create: bool = True) -> Engine:
     try:
         engine = create_engine(url, future=True)
     except (ArgumentError, SQLAlchemyError, ImportError, ValueError) as exc:
-        raise HistoryError(f"cannot open the history {_safe(url)}: {_short(exc)}") from exc
+        raise HistoryError(f"cannot open the history {shown_url(url)}: {_short(exc)}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         path = engine.url.database
@@ -144,7 +145,7 @@ def open_history(url: str, *, create: bool = True) -> Engine:
         _check_schema(engine, create)
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise HistoryError(f"cannot read the history {_safe(url)}: {_short(exc)}") from exc
+        raise HistoryError(f"cannot read the history {shown_url(url)}: {_short(exc)}") from exc
     return engine
 
 
@@ -331,8 +332,8 @@ def _short(exc: BaseException) -> str:
     return " ".join(text.split("\n")[0].split())[:300]
 
 
-def _safe(url: str) -> str:
-    """A URL without its password, for messages."""
+def shown_url(url: str) -> str:
+    """A URL without its password, for messages and logs."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparseable URL: show only its scheme
