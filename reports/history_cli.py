@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -82,7 +83,9 @@ def load(db: str, profile: str | None, endpoint: str) -> HistorySeries:
         rows = read_history(engine, profile=profile, endpoint=endpoint)
     finally:
         engine.dispose()
-    series = series_of(rows, profile, endpoint)
+    series = replace(
+        series_of(rows, profile, endpoint), endpoints=tuple(sorted(endpoints[profile]))
+    )
     if not series.runs:
         raise InputError(f"no complete run of profile {profile!r} in the history")
     return series

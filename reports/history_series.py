@@ -54,6 +54,8 @@ class HistorySeries:
     started: tuple[str, ...]
     rate_driven: bool
     values: dict[str, np.ndarray] = field(default_factory=dict)
+    endpoints: tuple[str, ...] = ()
+    """Every endpoint the profile's runs recorded (what ``--endpoint`` may name)."""
 
     @property
     def runs(self) -> int:

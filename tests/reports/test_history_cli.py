@@ -94,6 +94,7 @@ def test_history_page_is_self_contained_and_escaped(tmp_path):
     assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Plotly.newPlot" in html and "<script src" not in html and "<link" not in html
     assert "p95 (ms)" in html and "+30" in html  # the change point's size in its table
+    assert html.count("<li><code>") == 2  # the endpoints to name with --endpoint
 
 
 def test_interrupted_runs_are_left_out_of_the_series(tmp_path):
