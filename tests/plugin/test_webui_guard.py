@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -78,9 +79,25 @@ def open_report_in_browser(url: str) -> str:
             browser.close()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("where", ["command line", "config file", "environment"])
-def test_no_secret_anywhere_and_the_form_is_checked(where, tmp_path):
+WHERE = ("command line", "config file", "environment")
+
+
+@dataclass
+class WebUiRun:
+    """One web-UI locust with the key and the token given ``where``, in its own folder."""
+
+    where: str
+    folder: Path
+    url: str
+    proc: subprocess.Popen
+    seen: list[str] = field(default_factory=list)
+    """Every body the web UI answered."""
+
+
+def start_web_ui(where: str, tmp_path: Path) -> WebUiRun:
+    folder = tmp_path / where.replace(" ", "-")
+    out = folder / "artefacts"
+    out.mkdir(parents=True)
     args: list[str] = []
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTLOAD_")}
     if where == "command line":
@@ -91,11 +108,7 @@ def test_no_secret_anywhere_and_the_form_is_checked(where, tmp_path):
     else:
         env.update(QUANTLOAD_API_KEY=KEY, QUANTLOAD_AGENT_TOKEN=TOKEN)
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    out = tmp_path / "artefacts"
-    out.mkdir()
-    log = tmp_path / "locust.err"
-    with log.open("w") as err:
+    with (folder / "locust.err").open("w") as err:
         proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "locust", "-f", LOCUSTFILE),
@@ -105,41 +118,56 @@ def test_no_secret_anywhere_and_the_form_is_checked(where, tmp_path):
                 *args,
                 "StressUser",
             ],
-            cwd=tmp_path,  # the default run directory: results/ here, relative
+            cwd=folder,  # the default run directory: results/ here, relative
             env=env,
             stdout=err,
             stderr=subprocess.STDOUT,
         )
-    try:
-        wait_for(lambda: requests.get(url + "/", timeout=2).ok)
-        seen = read_routes(url)
-        refused = requests.post(
-            url + "/swarm", data={"user_count": 2, "spawn_rate": 2, "host": "notaurl"}
-        ).json()
-        assert refused["success"] is False and "--host" in refused["message"], refused
-        form = {"user_count": 2, "spawn_rate": 2, "api_key": "", "run_time": ""}
-        started = requests.post(url + "/swarm", data=form, timeout=10).json()
-        assert started["success"] is True, started
-        assert started["host"].startswith("http://127.0.0.1:")  # notaurl was not taken
-        time.sleep(3)
-        seen.append(requests.post(url + "/stop", timeout=10).text)
-        wait_for(lambda: requests.get(url + "/quantload/report", timeout=5).ok)
-        seen += read_routes(url)
-        if where == "command line":
-            assert "quantload report" in open_report_in_browser(url + "/")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-    assert_gone(started_targets(log.read_text()))
-    runs = [p for p in (tmp_path / "results").iterdir() if p.is_dir()]
+    return WebUiRun(where, folder, f"http://127.0.0.1:{port}", proc)
+
+
+def check_left_no_secret(run: WebUiRun) -> None:
+    """The run kept its key (no failure), left its files, and no secret anywhere."""
+    assert_gone(started_targets((run.folder / "locust.err").read_text()))
+    runs = [p for p in (run.folder / "results").iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
     summary = (runs[0] / "summary.json").read_text()
     assert '"failures": 0' in summary and '"count": 0' not in summary.split('"total"')[1][:80]
-    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "secret.conf"]
+    files = [p for p in run.folder.rglob("*") if p.is_file()]
     names = {p.name for p in files}
     # Locust writes --html only headless: its HTML report is read here at /stats/report
     assert {"report.html", "meta.json", "stats_stats.csv", "stats.json", "locust.log"} <= names
-    texts = [(str(p), p.read_text(errors="replace")) for p in files] + [(s[:80], s) for s in seen]
-    for source, text in texts:
+    texts = [(str(p), p.read_text(errors="replace")) for p in files]
+    for source, text in texts + [(s[:80], s) for s in run.seen]:
         for secret in (KEY, TOKEN):
-            assert secret not in text, f"{secret} in {source}"
+            assert secret not in text, f"{run.where}: {secret} in {source}"
+
+
+@pytest.mark.slow
+def test_no_secret_anywhere_and_the_form_is_checked(tmp_path):
+    runs = [start_web_ui(where, tmp_path) for where in WHERE]  # side by side: mostly idle
+    try:
+        for run in runs:
+            wait_for(lambda run=run: requests.get(run.url + "/", timeout=2).ok)
+            run.seen += read_routes(run.url)
+            bad = {"user_count": 2, "spawn_rate": 2, "host": "notaurl"}
+            refused = requests.post(run.url + "/swarm", data=bad, timeout=10).json()
+            assert refused["success"] is False and "--host" in refused["message"], refused
+            form = {"user_count": 2, "spawn_rate": 2, "api_key": "", "run_time": ""}
+            started = requests.post(run.url + "/swarm", data=form, timeout=10).json()
+            assert started["success"] is True, started
+            assert started["host"].startswith("http://127.0.0.1:")  # notaurl was not taken
+        time.sleep(3)
+        for run in runs:
+            run.seen.append(requests.post(run.url + "/stop", timeout=10).text)
+        for run in runs:
+            wait_for(lambda run=run: requests.get(run.url + "/quantload/report", timeout=5).ok)
+            run.seen += read_routes(run.url)
+        assert "quantload report" in open_report_in_browser(runs[0].url + "/")
+    finally:
+        for run in runs:
+            run.proc.send_signal(signal.SIGTERM)
+        for run in runs:
+            run.proc.wait(60)
+    for run in runs:
+        check_left_no_secret(run)
