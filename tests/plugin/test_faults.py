@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.synthetic_run import write_synthetic_run
 from tests.locust_runs import LOCUSTFILE, REPO
 from tests.run_checks import check_run_dir, stop_all, wait_for_lines
 
@@ -229,12 +230,10 @@ def test_sigkill_leaves_whole_lines_a_renderable_run_and_no_target(tmp_path):
     )
 
 
-def test_report_html_is_replaced_atomically(default_run, tmp_path):
+def test_report_html_is_replaced_atomically(tmp_path):
     """report.html is written like summary.json: a temporary file beside it, fsync, rename,
     so a SIGKILL at any moment leaves the old report or the new one (seen with strace)."""
-    assert default_run.run_dir is not None
-    run_dir = tmp_path / "run"
-    shutil.copytree(default_run.run_dir, run_dir)
+    run_dir = write_synthetic_run(tmp_path / "run", intervals=60, endpoints=3)
     calls = tmp_path / "calls"
     done = subprocess.run(
         ["strace", "-f", "-qq", "-o", str(calls), "-e", "trace=openat,fsync,rename,renameat2"]
