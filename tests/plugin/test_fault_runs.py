@@ -96,7 +96,7 @@ def test_5xx_from_every_request_across_workers(start_target, tmp_path):
 
 
 def test_a_stalled_target_does_not_hold_the_run(start_target, tmp_path):
-    stalled = start_target("--stall-after-requests", "40", "--stall-s", str(RUN_S + 4))
+    stalled = start_target("--stall-after-requests", "40", "--stall-s", str(RUN_S + 1))
     started = time.monotonic()
     run = run_locust(
         *("-u", "2", "-r", "2", "-t", f"{RUN_S}s", "--host", stalled.url or "", "StressUser"),
