@@ -296,7 +296,7 @@ def _watch_run(environment: Environment, **_kwargs) -> None:
     )
     _outages.start(writer.event)
     _threshold_watch.on_test_start(environment, writer.event)
-    _progress.start(environment)
+    _progress.start(environment, run_start=writer.start)
 
 
 def register(default_users: Iterable[str]) -> None:
@@ -352,6 +352,7 @@ def register(default_users: Iterable[str]) -> None:
     events.test_start.add_listener(_relays["test_start"])
     events.test_start.add_listener(_watch_run)
     events.test_stop.add_listener(lambda **_kw: _threshold_watch.on_test_stop())
+    events.test_stopping.add_listener(lambda **_kw: _progress.load_stopped())
     events.test_stop.add_listener(lambda **_kw: _progress.stop())
     events.quitting.add_listener(lambda **_kw: _watch.stop())
     events.test_stopping.add_listener(_relays["test_stopping"])

@@ -113,11 +113,22 @@ class ProgressPrinter:
         self._greenlet: gevent.Greenlet | None = None
         self._environment: Any = None
         self._started = 0.0
+        self._run_start = 0.0
+        self._load_stop: float | None = None
 
-    def start(self, environment: Any) -> None:
+    def start(self, environment: Any, run_start: float | None = None) -> None:
+        """Start the lines; ``run_start`` (``time.time()``): when the run writer's run began,
+        so the last line's duration, and so its throughput, is ``summary.json``'s."""
         self.stop(final=False)
         self._environment, self._started = environment, time.monotonic()
+        self._run_start = time.time() if run_start is None else run_start
+        self._load_stop = None
         self._greenlet = gevent.spawn(self._run, environment, self._started)
+
+    def load_stopped(self) -> None:
+        """Locust's ``test_stopping``: the load ends now (where ``summary.json``'s run ends)."""
+        if self._load_stop is None:
+            self._load_stop = time.time()
 
     def stop(self, final: bool = True) -> None:
         """End the lines; ``final``: log the whole run's line (test stop)."""
@@ -128,7 +139,8 @@ class ProgressPrinter:
         environment, self._environment = self._environment, None
         if final and running and environment is not None and environment.runner is not None:
             total = environment.runner.stats.total
-            logger.info(final_line(total, time.monotonic() - self._started))
+            run_s = (self._load_stop or time.time()) - self._run_start
+            logger.info(final_line(total, run_s))
 
     def _run(self, environment: Any, started: float) -> None:
         last_at, last_count, last_failures = time.monotonic(), 0, 0

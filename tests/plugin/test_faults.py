@@ -243,6 +243,8 @@ def test_report_html_is_replaced_atomically(tmp_path):
         text=True,
         timeout=120,
     )
+    if done.returncode != 0 and "ptrace" in done.stderr:  # a sandbox without ptrace
+        pytest.skip(f"strace cannot trace here: {done.stderr.strip()[:200]}")
     assert done.returncode == 0, done.stderr[-2000:]
     trace = calls.read_text().splitlines()
     writes = [

@@ -21,8 +21,10 @@ from tests.run_checks import read_jsonl, start_master_and_workers, stop_all, wai
 def test_a_worker_killed_mid_run_is_recorded_and_its_data_kept(target, tmp_path):
     run_dir = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTLOAD_")}
+    # 12 s: the master notices a dead worker by its missed heartbeats (about 3 s), and the
+    # kill may come late on a busy machine; BacktestUser's think time keeps the CPU free
     master, workers = start_master_and_workers(
-        LOCUSTFILE, env, tmp_path, run_dir, "8s", extra=["--host", target.url, "StressUser"]
+        LOCUSTFILE, env, tmp_path, run_dir, "12s", extra=["--host", target.url, "BacktestUser"]
     )
     try:
         wait_for_lines(run_dir / "timeseries.jsonl", 2, master)

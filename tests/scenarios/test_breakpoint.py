@@ -169,7 +169,7 @@ CAPACITY_RE = re.compile(r"breakpoint: capacity ([\d.]+) req/s")
 
 @pytest.mark.slow
 @pytest.mark.timing
-@pytest.mark.parametrize("slots,service_ms", [(2, 50), (15, 50)])
+@pytest.mark.parametrize("slots,service_ms", [(2, 50)])  # 5 .. 500 req/s: make calibrate
 def test_search_finds_the_reference_targets_capacity(slots, service_ms, tmp_path: Path):
     truth = slots * 1000 / service_ms
     run = run_locust(

@@ -14,6 +14,9 @@ import pytest
 from tests.locust_runs import run_locust_many
 
 RUN = ("-u", "4", "-r", "4", "-t", "15s", "--seed", "11")
+STRESS_RUN = ("-u", "4", "-r", "4", "-t", "8s", "--seed", "11")
+"""StressUser sends as fast as it can, so generator and target take both cores: 8 s of it
+says what 15 s did, at half the machine's time (make test is CPU-bound)."""
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,7 @@ def runs(tmp_path_factory):
     return run_locust_many(
         {
             "BacktestUser": (*RUN, "BacktestUser"),
-            "StressUser": (*RUN, "StressUser"),
+            "StressUser": (*STRESS_RUN, "StressUser"),
             "MemoryLeakUser": (*RUN, "MemoryLeakUser"),
             "JobUser": (*RUN, "JobUser", "--target-flags", "--job-step-ms 20"),
         },
@@ -50,7 +53,7 @@ def test_stress_user_hammers_expensive_routes(runs):
     assert_clean(run)
     backtests = int(run.row("POST", "/v1/backtests")["Request Count"])
     market = int(run.row("GET", "/v1/market-data/{symbol}")["Request Count"])
-    assert backtests > 100 and market > 50, (backtests, market)
+    assert backtests > 50 and market > 25, (backtests, market)
     assert float(run.total["Requests/s"]) > 20
 
 

@@ -87,10 +87,13 @@ def test_missing_rss_rows_are_dropped_and_warmup_can_be_given():
 
 
 def test_a_day_of_rows_is_fast():
+    """At most 1 s of CPU for a day of one-second rows (CPU, not wall time: other tests may
+    share the machine), after a first call that pays for importing scipy."""
+    analyse_leak(*run(600, lambda r, _: 200 * MB + 0.01 * KB * r))
     t, req, rss = run(86_400, lambda r, _: 200 * MB + 0.01 * KB * r)
-    started = time.perf_counter()
+    started = time.process_time()
     leak = analyse_leak(t, req, rss)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert leak.points == 86_400 - 300  # warm-up capped at 300 s
     assert leak.slope_kb_per_request == pytest.approx(0.01, rel=0.03)
     assert leak.verdict == "leak"
