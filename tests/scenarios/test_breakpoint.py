@@ -191,7 +191,11 @@ def test_search_finds_the_reference_targets_capacity(slots, service_ms, tmp_path
     assert found, run.stderr[-3000:]
     assert float(found[-1]) == pytest.approx(truth, rel=TOLERANCE), run.stderr[-3000:]
     # the report's capacity is the search's: summary.json carries it, with its steps
-    section = json.loads((tmp_path / "results" / "summary.json").read_text())["breaking_point"]
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    section = summary["breaking_point"]
+    # the reference target leaks nothing unless asked: a breakpoint run's load changes every
+    # step, and its caches warm up; neither may read as a leak (issue 12)
+    assert summary["leak"]["verdict"] in ("none", "unknown"), summary["leak"]
     assert section["source"] == "search" and section["found"] is True
     assert section["capacity_rps"] == pytest.approx(float(found[-1]), abs=0.05)
     assert section["search"]["steps"] and section["unit"] == "req/s"
