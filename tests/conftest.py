@@ -60,3 +60,34 @@ def default_run(tmp_path_factory):
     )
     assert run.returncode == 0, run.stderr[-3000:]
     return run
+
+
+LONG_MODULES_FIRST = (
+    "tests/reports/test_report_accuracy.py",  # two 75 s leak runs, light on CPU
+    "tests/scenarios/test_profiles.py",  # every profile, three at a time
+    "tests/plugin/test_collector.py",
+    "tests/plugin/test_locustfile.py",
+    "tests/users/test_user_classes.py",
+    "tests/reports/test_report_browser.py",
+    "tests/reports/test_thresholds_run.py",
+    "tests/scenarios/test_shapes.py",
+    "tests/reports/test_compare.py",
+    "tests/reports/test_history_real.py",
+    "tests/plugin/test_webui_guard.py",
+    "tests/metrics/test_aggregate.py",
+)
+"""The modules that hold a worker longest (one run's ``--durations``), longest first:
+pytest-xdist hands out whole modules in collection order, and one of these started last
+would run on alone at the end while the other workers wait."""
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Move :data:`LONG_MODULES_FIRST` to the front, keeping every other order as it was."""
+    rank = {path: i for i, path in enumerate(LONG_MODULES_FIRST)}
+    root = config.rootpath
+
+    def key(item) -> int:
+        path = item.path.relative_to(root).as_posix()
+        return rank.get(path, len(rank))
+
+    items.sort(key=key)  # stable: within a rank, collection order stays

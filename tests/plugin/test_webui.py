@@ -105,10 +105,16 @@ def test_target_tab_shows_metrics_changing_over_time(tmp_path):
                 time.sleep(0.5)  # the UI polls every 2 s; this only paces our reading
             charts = page.locator("#quantload-target-charts")
             charts.wait_for(timeout=10_000)
-            drawn = {
-                svg.get_attribute("data-chart"): svg.locator("polyline").get_attribute("points")
-                for svg in charts.locator("svg").all()
-            }
+            drawn: dict = {}
+            deadline = time.monotonic() + 10  # the charts redraw on the UI's next 2 s poll
+            while time.monotonic() < deadline:
+                drawn = {
+                    svg.get_attribute("data-chart"): svg.locator("polyline").get_attribute("points")
+                    for svg in charts.locator("svg").all()
+                }
+                if len((drawn.get("rss_mb") or "").split()) >= 4:
+                    break
+                time.sleep(0.5)
             page.screenshot(path=str(tmp_path / "webui-target.png"))
             page.get_by_role("tab", name="Measurements").click()
             measured: list[list[str]] = []
