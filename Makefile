@@ -52,6 +52,7 @@ calibrate: $(STAMP)
 	$(PY) -m bench.report_accuracy
 	$(PY) -m bench.history_accuracy
 	$(PY) -m bench.history_calibration
+	$(PY) -m bench.master_loss
 
 # The README's report screenshots (docs/report*.png) from a real 1-minute stepped run.
 screenshot: $(STAMP)

@@ -53,8 +53,8 @@ MASTER_TIMEOUT_S = 3
 
 
 def test_workers_quit_by_themselves_when_the_master_is_killed(target, tmp_path):
-    """Locust's workers quit 60 s after the master's last heartbeat (measured: 59.8 and
-    60.2 s); ``--master-timeout`` (here by its environment variable) shortens it."""
+    """Locust's workers quit 60 s after the master's last heartbeat (``bench.master_loss``
+    measures it); ``--master-timeout`` (here by its environment variable) shortens it."""
     run_dir = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTLOAD_")}
     env["QUANTLOAD_MASTER_TIMEOUT"] = str(MASTER_TIMEOUT_S)
