@@ -20,8 +20,8 @@ def requests_cell(cells: Mapping[str, Cell]) -> Cell:
 
 
 def avg_size_bytes(cell: Cell) -> float | None:
-    """Locust's "average size": response bytes per request, to 0.1 (None without any)."""
-    return round(cell.sum_bytes / cell.count, 1) if cell.count else None
+    """Locust's "average size": response bytes per request, to 0.01 (None without any)."""
+    return round(cell.sum_bytes / cell.count, 2) if cell.count else None
 
 
 def build_row(

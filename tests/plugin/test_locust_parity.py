@@ -36,11 +36,11 @@ def test_average_response_size_per_endpoint_is_locust_s(default_run):
         if not is_request(" ".join(key)):
             continue
         locust = float(default_run.row(*key)["Average Content Size"])
-        assert endpoint["avg_size_bytes"] == pytest.approx(locust, abs=0.05), key
+        assert endpoint["avg_size_bytes"] == pytest.approx(locust, abs=0.0051), key
         checked += 1
     assert checked >= 5
     locust_total = float(default_run.total["Average Content Size"])
-    assert summary["total"]["avg_size_bytes"] == pytest.approx(locust_total, abs=0.05)
+    assert summary["total"]["avg_size_bytes"] == pytest.approx(locust_total, abs=0.0051)
     assert summary["total"]["avg_size_bytes"] > 100  # backtests and market data are large
 
 
