@@ -17,17 +17,25 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from target import __version__
-from target.calibration import CalibrationMiddleware, LeakSink, SlotPool, stall_forever_after
+from target.calibration import (
+    CalibrationMiddleware,
+    LeakSink,
+    SlotPool,
+    burn_cpu,
+    stall_forever_after,
+)
 from target.config import TargetConfig
+from target.corruption import AnswerCorrupter
 from target.engine import run_backtest
 from target.guard import GuardMiddleware
-from target.jobs import FINAL, JobManager, event_message
+from target.job_stream import follow_job
+from target.jobs import FINAL, JobManager
 from target.market_data import MarketDataCache
 from target.schemas import (
     ApiError,
@@ -101,6 +109,14 @@ def build_app(config: TargetConfig) -> Any:
     market = MarketDataCache(maxsize=MARKET_CACHE_SYMBOLS)
     results = ResultCache()
     state: dict[str, Any] = {}
+    route = "/v1/backtests"
+    answers = AnswerCorrupter(
+        config.corrupt_above,
+        config.corrupt_rate,
+        config.seed,
+        on_corrupt=metrics.corrupted_answers.labels(route).inc,
+        on_eligible=metrics.corruption_eligible.labels(route).inc,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -113,6 +129,7 @@ def build_app(config: TargetConfig) -> Any:
             job_workers=lambda: jobs.alive,
             leaked_bytes=lambda: leak.retained_bytes,
             slots_in_use=lambda: slots.in_use,
+            backtests_in_flight=lambda: answers.in_flight,
         )
         await jobs.start()
         state["started"] = time.monotonic()  # the stall clock starts when serving starts
@@ -187,8 +204,12 @@ def build_app(config: TargetConfig) -> Any:
         ).inc()
         return json_response(payload)
 
-    @app.post("/v1/backtests", status_code=201, tags=["v1"])
+    @app.post(route, status_code=201, tags=["v1"])
     async def create_backtest(req: BacktestRequest) -> Response:
+        with answers.flight():
+            return await _backtest(req)
+
+    async def _backtest(req: BacktestRequest) -> Response:
         sym = checked_symbol(req.symbol)
         start_d, end_d = checked_range(req.start, req.end)
         params = _resolved(req.strategy, req.parameters)
@@ -202,6 +223,7 @@ def build_app(config: TargetConfig) -> Any:
             req.fees,
             req.slippage,
         )
+        burn_cpu(config.cpu_ms)  # on the event loop, beside the slots: CPU is the limit
         async with state["slots"].hold():
             entry = results.get(key)
             cached = entry is not None
@@ -238,10 +260,12 @@ def build_app(config: TargetConfig) -> Any:
             "end": end_d.isoformat(),
             "created_at": time.time(),
         }
+        wrong = answers.served(run_metrics, fragment)  # the served body only, never stored
         stored = _merge_json({**head, "cached": False}, fragment)
         await state["store"].save_backtest({**head, "metrics": run_metrics}, stored)
-        body = _merge_json({**head, "cached": True}, fragment) if cached else stored
-        return json_response(body, 201)
+        if cached or wrong:
+            stored = _merge_json({**head, "cached": cached}, wrong or fragment)
+        return json_response(stored, 201)
 
     @app.get("/v1/backtests/{backtest_id}", tags=["v1"])
     async def get_backtest(backtest_id: str) -> Response:
@@ -341,38 +365,3 @@ def build_app(config: TargetConfig) -> Any:
 def _merge_json(head: dict, fragment: str) -> str:
     """Join a small JSON object and a pre-serialised one without re-encoding the latter."""
     return json.dumps(head)[:-1] + ", " + fragment[1:]
-
-
-async def follow_job(ws: WebSocket, jobs: JobManager, job_id: str) -> None:
-    """Current state first, then every progress message until a final status."""
-    await ws.accept()
-    updates = jobs.subscribe(job_id)
-    receiver = asyncio.ensure_future(ws.receive())
-    try:
-        doc = await jobs.get(job_id)
-        if doc is None:
-            await ws.send_text(
-                json.dumps({"error": {"code": "not_found", "message": "no job with that id"}})
-            )
-            await ws.close(4404)
-            return
-        await ws.send_text(json.dumps(event_message(doc)))
-        status = doc["status"]
-        while status not in FINAL:
-            getter = asyncio.ensure_future(updates.get())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            if receiver in done:
-                getter.cancel()
-                if receiver.result().get("type") == "websocket.disconnect":
-                    return
-                receiver = asyncio.ensure_future(ws.receive())
-                continue
-            message = getter.result()
-            status = message["status"]
-            await ws.send_text(json.dumps(message))
-        await ws.close(1000)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        receiver.cancel()
-        jobs.unsubscribe(job_id, updates)

@@ -10,6 +10,9 @@ is the suite's error, not the target's:
   injected error has no side effect), ``--leak-kb-per-request`` (bytes
   written, so they are resident, on every /v1 request) and
   ``--stall-after-requests`` (the stall, started by the N-th /v1 request).
+- ``burn_cpu``: ``--cpu-ms C``, C ms of CPU burnt by each backtest on the event
+  loop's thread, so the one server process saturates its one core at about
+  1000/C backtests per second (less the app's own CPU per request).
 - ``stall_forever_after``: blocks the event loop itself for the stall, as a
   stop-the-world pause would; the kernel's accept backlog and socket buffers
   hold what arrives meanwhile, and it is answered afterwards. The request-count
@@ -159,3 +162,16 @@ async def stall_forever_after(started_monotonic: float, at_s: float, stall_s: fl
     if delay > 0:
         await asyncio.sleep(delay)
     time.sleep(stall_s)  # blocking on purpose: nothing is answered meanwhile
+
+
+def burn_cpu(ms: float) -> None:
+    """Spin until this thread has used ``ms`` more milliseconds of CPU (0: return at once).
+
+    Thread CPU time, not wall time: a busy machine stretches the wall time but the CPU
+    spent, what a sampler of the target process sees, stays ``ms``.
+    """
+    if ms <= 0:
+        return
+    until = time.thread_time() + ms / 1000.0
+    while time.thread_time() < until:
+        pass

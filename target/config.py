@@ -37,6 +37,9 @@ class TargetConfig:
     rate_limit: float | None = None
     seed: int = 0
     job_step_ms: float = DEFAULT_JOB_STEP_MS
+    corrupt_above: int | None = None
+    corrupt_rate: float = 0.0
+    cpu_ms: float = 0.0
 
     def __repr__(self) -> str:  # never print the key
         shown = {k: v for k, v in self.__dict__.items() if k != "api_key"}
@@ -167,6 +170,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="minimum time per job progress step (default 100)",
     )
     p.add_argument(
+        "--corrupt-above",
+        type=_positive(int),
+        metavar="N",
+        help="with --corrupt-rate: above N backtests in flight, answers may carry wrong metrics",
+    )
+    p.add_argument(
+        "--corrupt-rate",
+        type=_fraction,
+        metavar="E",
+        help="fraction of backtest answers given above --corrupt-above in flight that are "
+        "corrupted (seeded); counted in /metrics",
+    )
+    p.add_argument(
+        "--cpu-ms",
+        type=_non_negative(float),
+        default=0.0,
+        help="CPU ms each backtest burns on the server's event loop (capacity ~1000/C per s)",
+    )
+    p.add_argument(
         "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
     )
     return p
@@ -176,6 +198,8 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     stall_start = args.stall_at is not None or args.stall_after_requests is not None
     if stall_start != (args.stall_s is not None):
         parser.error("--stall-s goes with one of --stall-at or --stall-after-requests")
+    if (args.corrupt_above is None) != (args.corrupt_rate is None):
+        parser.error("--corrupt-above and --corrupt-rate go together")
     if args.api_key is not None and not args.api_key.strip():
         parser.error("--api-key must not be empty")
     return TargetConfig(
@@ -193,4 +217,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         rate_limit=args.rate_limit,
         seed=args.seed,
         job_step_ms=args.job_step_ms,
+        corrupt_above=args.corrupt_above,
+        corrupt_rate=args.corrupt_rate or 0.0,
+        cpu_ms=args.cpu_ms,
     )

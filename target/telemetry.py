@@ -87,6 +87,23 @@ class TargetMetrics:
         self.slots_in_use = Gauge(
             "quantload_slots_in_use", "backtest slots held", registry=self.registry
         )
+        self.backtests_in_flight = Gauge(
+            "quantload_backtests_in_flight",
+            "POST /v1/backtests requests being handled",
+            registry=self.registry,
+        )
+        self.corrupted_answers = Counter(
+            "quantload_corrupted_answers",
+            "answers served with wrong metrics by --corrupt-above/--corrupt-rate",
+            ["route"],
+            registry=self.registry,
+        )
+        self.corruption_eligible = Counter(
+            "quantload_corruption_eligible_answers",
+            "answers built with more than --corrupt-above backtests in flight",
+            ["route"],
+            registry=self.registry,
+        )
 
     def bind_live(
         self,
@@ -96,12 +113,14 @@ class TargetMetrics:
         job_workers: Callable[[], float],
         leaked_bytes: Callable[[], float],
         slots_in_use: Callable[[], float],
+        backtests_in_flight: Callable[[], float],
     ) -> None:
         self.queue_depth.set_function(queue_depth)
         self.jobs_running.set_function(jobs_running)
         self.job_workers.set_function(job_workers)
         self.leaked_bytes.set_function(leaked_bytes)
         self.slots_in_use.set_function(slots_in_use)
+        self.backtests_in_flight.set_function(backtests_in_flight)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
