@@ -44,6 +44,8 @@ from reports.analysis import (
     scalability,
     segment_steps,
 )
+from reports.analysis.correctness import Correctness
+from reports.correctness import run_correctness
 from reports.step_rows import at_capacity_figures, search_judged, search_limits
 from rundir.layout import is_request, split_key
 from rundir.reader import RunData
@@ -88,6 +90,8 @@ class RunAnalysis:
     """The p95 limit those rows were judged by, and where it came from."""
     at_capacity: dict[str, Any] | None = None
     """p95, p99 and Apdex (approximate) at the last good step, and which step that was."""
+    correctness: Correctness | None = None
+    """Answers checked against golden ones, wrong ones by load level (``--check-answers``)."""
 
     @property
     def open_model(self) -> bool:
@@ -300,6 +304,7 @@ def analyse_run(
         judged=judged,
         p95_limit=limit,
         at_capacity=at_capacity,
+        correctness=run_correctness(run, endpoints),
     )
 
 

@@ -52,8 +52,10 @@ METRICS = (
     "count",
     "failures",
     "apdex",
+    "wrong_ratio",
 )
-"""Every metric a threshold may name; the keys of a summary row (``fail_ratio`` is derived)."""
+"""Every metric a threshold may name; the keys of a summary row (``fail_ratio`` is derived;
+``wrong_ratio``, wrong answers of those checked, is ``summary.json``'s ``correctness``'s)."""
 
 OPERATOR_TYPOS = {"=": "==", "===": "==", "=<": "<=", "=>": ">=", "<<": "<", ">>": ">"}
 

@@ -12,7 +12,10 @@ Evaluation rules (see ``evaluate``): a metric the summary does not have is
 "no data" and fails; a latency or apdex threshold on an endpoint that had no
 requests fails ("no requests to ..."); counters (count, failures, fail_ratio,
 rps) of an endpoint that never appeared are 0, because Locust only creates a
-row on its first request, so ``"DROPPED": "count==0"`` can pass.
+row on its first request, so ``"DROPPED": "count==0"`` can pass. ``wrong_ratio``
+(answers wrong of those checked against their golden answer, ``--check-answers``) is
+the summary's ``correctness`` section's, the run's or one route's
+(``POST /v1/backtests: wrong_ratio<0.001``); with no answer checked it is "no data".
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 COUNTER_METRICS = frozenset({"count", "failures", "fail_ratio", "rps"})
+WRONG_RATIO = "wrong_ratio"
+"""Read from ``summary.json``'s ``correctness`` section, not from a row."""
 """Metrics that are 0, not missing, for an endpoint that had no requests."""
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -193,6 +198,11 @@ def exit_code(results: Iterable[Result]) -> int:
 
 def _evaluate_one(threshold: Threshold, summary: Mapping) -> Result:
     scope = threshold.scope or AGGREGATE_SCOPE
+    if threshold.metric == WRONG_RATIO:
+        observed = wrong_ratio(summary, threshold.scope)
+        if observed is None:
+            return Result(threshold, None, False, f"no data: no answer of {scope!r} was checked")
+        return _judge(threshold, observed)
     row = _row(summary, threshold.scope)
     if row is None:
         absent, closest = f"no requests to {scope!r}", _closest_endpoint(summary, threshold.scope)
@@ -221,6 +231,25 @@ def _judge(threshold: Threshold, observed: float, note: str = "") -> Result:
         )
         note = f"{note}; {verdict}" if note else verdict
     return Result(threshold, observed, passed, note)
+
+
+def wrong_ratio(summary: Mapping, scope: str | None) -> float | None:
+    """Wrong answers of those checked (``summary["correctness"]``): the run's, or the route
+    ``scope`` names (``"POST /v1/backtests"``); None when none of them was checked."""
+    section = summary.get("correctness")
+    if not isinstance(section, Mapping):
+        return None
+    row: object = section
+    if scope is not None:
+        row = next(
+            (
+                r
+                for r in section.get("routes") or ()
+                if isinstance(r, Mapping) and normalize_scope(str(r.get("route"))) == scope
+            ),
+            None,
+        )
+    return _number(row.get("wrong_ratio")) if isinstance(row, Mapping) else None
 
 
 def _row(summary: Mapping, scope: str | None) -> Mapping | None:

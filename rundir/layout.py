@@ -56,8 +56,11 @@ WS_RATE_TYPE = "WS_RATE"
 """WebSocket message rates (WebSocketUser)."""
 DROPPED_TYPE = "DROPPED"
 """Arrivals dropped over the in-flight cap (ArrivalRateUser)."""
+ANSWER_TYPE = "ANSWER"
+"""Answers checked against their golden ones (``--check-answers``), named by their request
+(``"ANSWER POST /v1/backtests"``): count = checked, failures = wrong results."""
 PSEUDO_REQUEST_TYPES = frozenset(
-    {JOB_TYPE, QUEUE_TYPE, WS_MESSAGE_TYPE, WS_RATE_TYPE, DROPPED_TYPE}
+    {JOB_TYPE, QUEUE_TYPE, WS_MESSAGE_TYPE, WS_RATE_TYPE, DROPPED_TYPE, ANSWER_TYPE}
 )
 """Kinds (the run directory's method column) of what some user classes measure that is not a
 request to the target. They go through the suite's own channel (``users.measurements``),
@@ -69,10 +72,11 @@ PSEUDO_REQUEST_UNITS = {
     WS_MESSAGE_TYPE: "ms",
     WS_RATE_TYPE: "msg/s",
     DROPPED_TYPE: "arrivals",
+    ANSWER_TYPE: "answers",
 }
 """The unit of each pseudo-request type's recorded value (its "time" column): durations in
 ms, queue readings a count of jobs, WebSocket rates messages per second; a ``DROPPED``
-value is always 0 (what counts is how many: the row's count)."""
+or ``ANSWER`` value is always 0 (what counts is how many: the row's count)."""
 
 
 def slugify(text: str) -> str:

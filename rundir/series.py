@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rundir.layout import QUEUE_TYPE, TIMESERIES_FILE, WS_MESSAGE_TYPE, is_request
+from rundir.layout import ANSWER_TYPE, QUEUE_TYPE, TIMESERIES_FILE, WS_MESSAGE_TYPE, is_request
 
 NAN = float("nan")
 QUEUE_DEPTH_KEY = f"{QUEUE_TYPE} depth"
@@ -50,6 +50,7 @@ class RunSeries:
     queue_depth: np.ndarray
     generator_cpu: dict[str, np.ndarray]
     endpoint_counts: dict[str, np.ndarray]
+    """Per endpoint key: the requests (and ``ANSWER`` checked answers) of each row."""
     endpoint_failures: dict[str, np.ndarray]
 
     def __len__(self) -> int:
@@ -133,6 +134,7 @@ def read_series(path: Path, problems: list[str]) -> RunSeries:
     kinds: dict[str, tuple[bool, bool]] = {}  # key -> (a request?, a WebSocket message?)
     pairs: dict[str, tuple[list[float], list[float]]] = {}  # request key -> (counts, fails)
     ws_prefix = WS_MESSAGE_TYPE + " "
+    answer_prefix = ANSWER_TYPE + " "  # checked answers: counted per row, like requests
     n = 0
     for row in json_lines(path, problems):
         endpoints = row.get("endpoints") or {}
@@ -144,7 +146,10 @@ def read_series(path: Path, problems: list[str]) -> RunSeries:
         for key, stats in endpoints.items():
             kind = kinds.get(key)
             if kind is None:
-                kind = kinds[key] = (is_request(key), key.startswith(ws_prefix))
+                kind = kinds[key] = (
+                    is_request(key) or key.startswith(answer_prefix),
+                    key.startswith(ws_prefix),
+                )
             if ws is None and kind[1]:
                 ws = stats
             if not kind[0]:

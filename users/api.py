@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from users.answer_check import AnswerChecks, current_checks
 from users.exchange import Prepared, light_success, snapshot
 from users.responses import (
     BACKTEST_LIST_SHAPE,
@@ -91,7 +92,9 @@ class BacktestApi:
     ``validation="light"`` checks the status and JSON framing of every response
     without parsing it, and fully checks one per ``FULL_CHECK_INTERVAL_S`` in
     the process; light calls return only the body's ``id`` (enough to reread
-    what was made).
+    what was made). ``answers`` (``users.answer_check``) counts the requests in flight and
+    checks deterministic answers against their golden ones (None: the process's checker,
+    once a user made it; else no checks).
     """
 
     #: When a light-mode call last ran the full check (shared by all users of the process).
@@ -103,6 +106,7 @@ class BacktestApi:
         api_key: str | None = None,
         gate: RetryAfterGate | None = None,
         validation: str = "full",
+        answers: AnswerChecks | None = None,
     ) -> None:
         if validation not in ("full", "light"):
             raise ValueError(f"validation must be 'full' or 'light', not {validation!r}")
@@ -110,6 +114,7 @@ class BacktestApi:
         self.api_key = api_key
         self.gate = gate if gate is not None else RetryAfterGate()
         self.validation = validation
+        self.answers = answers if answers is not None else current_checks()
         self.last_failure: str | None = None
         self._headers = {API_KEY_HEADER: api_key} if api_key else {}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
@@ -178,14 +183,16 @@ class BacktestApi:
         }
         if parameters is not None:
             payload["parameters"] = parameters
+        body = json.dumps(payload).encode()
         return Prepared(
             "POST",
             "/v1/backtests",
             ROUTE_BACKTESTS,
             _STATUS_CREATED,
             BACKTEST_SHAPE,
-            body=json.dumps(payload).encode(),
+            body=body,
             name=name,
+            answer_key=body,  # the same inputs always give the same answer
         )
 
     def get_backtest(self, backtest_id: str) -> dict | None:
@@ -318,10 +325,9 @@ class BacktestApi:
         shape: Shape,
         payload: Any = None,
         check: Callable[[dict], str | None] | None = None,
-        name: str | None = None,
     ) -> Any:
         body = None if payload is None else json.dumps(payload).encode()
-        return self.send(Prepared(method, path, route, expected_status, shape, body, name, check))
+        return self.send(Prepared(method, path, route, expected_status, shape, body, None, check))
 
     def send(self, req: Prepared) -> Any:
         """Send one prepared request, judge it, report the verdict to Locust; body or ``None``."""
@@ -334,6 +340,15 @@ class BacktestApi:
             light = now - BacktestApi._last_full_check < FULL_CHECK_INTERVAL_S
             if not light:
                 BacktestApi._last_full_check = now
+        answers = self.answers
+        token = -1 if answers is None else answers.sent()
+        try:
+            return self._exchange(req, name, headers, light, token)
+        finally:
+            if answers is not None:
+                answers.answered()
+
+    def _exchange(self, req: Prepared, name: str, headers: dict, light: bool, token: int) -> Any:
         try:
             ctx = self.client.request(
                 req.method, req.path, name=name, catch_response=True, headers=headers, data=req.body
@@ -342,9 +357,7 @@ class BacktestApi:
             return self._record_client_error(req.method, name, exc)
         with ctx as resp:
             if light and (body := light_success(resp, req)) is not None:
-                self.last_failure = None
-                resp.success()
-                return body
+                return self._succeed(resp, req, name, body, token)
             try:
                 raw = snapshot(resp)
                 verdict = judge(raw, req.expected_status, req.shape, req.check, light=light)
@@ -356,8 +369,20 @@ class BacktestApi:
             if verdict.failure is not None:
                 resp.failure(verdict.failure)
                 return None
-            resp.success()
-            return verdict.body
+            return self._succeed(resp, req, name, verdict.body, token)
+
+    def _succeed(self, resp: Any, req: Prepared, name: str, body: Any, token: int) -> Any:
+        """A right answer's verdict: success, unless its golden answer says it is wrong."""
+        wrong = None
+        if req.answer_key is not None and self.answers is not None:
+            content = getattr(resp, "content", None)
+            wrong = self.answers.verdict(req.answer_key, content, token, f"{req.method} {name}")
+        self.last_failure = wrong
+        if wrong is not None:
+            resp.failure(wrong)
+            return None
+        resp.success()
+        return body
 
     def _record_client_error(self, method: str, name: str, exc: Exception) -> None:
         self.last_failure = f"client error: {type(exc).__name__}"

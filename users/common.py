@@ -18,7 +18,9 @@ from typing import Any
 
 from locust import FastHttpUser
 
+from users.answer_check import process_checks
 from users.api import BacktestApi
+from users.measurements import record
 from users.settings import settings_of
 
 #: Symbols users draw their watchlists from (the reference target accepts any ticker).
@@ -163,8 +165,9 @@ class ApiUser(FastHttpUser):
     """Base of the quantload users: ``self.api`` (a :class:`BacktestApi`) and ``self.rng``.
 
     ``on_start`` builds both: the API key comes from ``--api-key`` if the
-    locustfile defines it, the RNG from ``--seed`` (default 0) and this user's
-    index, so every user has its own repeatable random stream. Subclasses that
+    locustfile defines it, answers are checked as ``--check-answers`` says
+    (``users.answer_check``, the process's checker), the RNG from ``--seed`` (default 0)
+    and this user's index, so every user has its own repeatable random stream. Subclasses that
     override ``on_start`` must call ``super().on_start()`` first.
     """
 
@@ -177,8 +180,12 @@ class ApiUser(FastHttpUser):
     user_index: int
 
     def on_start(self) -> None:
+        settings = settings_of(self.environment)
         self.api = BacktestApi(
-            self.client, api_key=settings_of(self.environment).api_key, validation=self.validation
+            self.client,
+            api_key=settings.api_key,
+            validation=self.validation,
+            answers=process_checks(settings.check_answers, record),
         )
         name = type(self).__name__
         self.user_index = next_user_index(name)

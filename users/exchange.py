@@ -61,6 +61,8 @@ class Prepared(NamedTuple):
     body: bytes | None = None
     name: str | None = None
     check: Callable[[dict], str | None] | None = None
+    answer_key: bytes | None = None
+    """Set for a deterministic answer (a backtest): its golden answer's key (``users.golden``)."""
 
 
 def light_success(resp: Any, req: Prepared) -> dict | None:

@@ -24,6 +24,8 @@ import time
 
 from locust.event import EventHook
 
+from users import answer_check
+
 measurement = EventHook()
 """Fired with ``kind`` (e.g. ``"JOB"``), ``name``, ``value`` (ms, a count or a rate: each
 kind its own unit, ``rundir.layout.PSEUDO_REQUEST_UNITS``), ``length`` (bytes or a count,
@@ -40,6 +42,9 @@ WS_RATE_KIND = "WS_RATE"
 """WebSocket message rates (WebSocketUser): messages per second."""
 DROPPED_KIND = "DROPPED"
 """Arrivals dropped over the in-flight cap (ArrivalRateUser): a count (value 0)."""
+ANSWER_KIND = answer_check.ANSWER_KIND
+"""Deterministic answers checked against their golden ones (``users.answer_check``), named
+``"METHOD name"`` of their request: a count (value 0); a wrong answer is a failure."""
 
 
 class DropCounts:

@@ -62,6 +62,8 @@ class RunSettings:
     """``--build-id`` (None: the git commit of the working directory)."""
     master_timeout: int | None = None
     """``--master-timeout``: a worker quits this long after its master's last heartbeat."""
+    check_answers: float = 1.0
+    """``--check-answers``: the share of deterministic answers checked against golden ones."""
     # -- set by the master for its workers --
     workers: int = 1
     """Workers sharing the load (an open-model rate is a total across them)."""

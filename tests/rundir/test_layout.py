@@ -24,8 +24,9 @@ import json
 from users.arrival_rate_user import DROPPED_REQUEST_TYPE
 from users.job_user import JOB_REQUEST_TYPE, QUEUE_REQUEST_TYPE
 from users.websocket_user import MESSAGE_REQUEST_TYPE, RATE_REQUEST_TYPE
+from users.answer_check import ANSWER_KIND
 print(json.dumps([DROPPED_REQUEST_TYPE, JOB_REQUEST_TYPE, QUEUE_REQUEST_TYPE,
-                  MESSAGE_REQUEST_TYPE, RATE_REQUEST_TYPE]))
+                  MESSAGE_REQUEST_TYPE, RATE_REQUEST_TYPE, ANSWER_KIND]))
 """
 
 
