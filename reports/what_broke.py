@@ -1,0 +1,83 @@
+"""What broke first, for a whole run: the run directory's series in, a :class:`Saturation` out.
+
+The glue between a finished run and :func:`reports.analysis.saturation.first_saturation`:
+it picks the knee (the breakpoint search's lowest broken rate when a search ran, else the
+stepped run's first broken level), the last good level below it, the p95 limit the steps
+were judged by, and the run's failures by message (the target's requests only), and reads
+the target host's series (:mod:`rundir.resources`) beside the ones already read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from metrics.generator import OVERLOADED_CPU_PERCENT
+from reports.analysis import StepBreak
+from reports.analysis.saturation import (
+    ResourceColumns,
+    Saturation,
+    first_saturation,
+    step_readings,
+)
+from reports.run_analysis import RunAnalysis
+from rundir.layout import is_request
+from rundir.reader import RunData
+from rundir.resources import read_host_rows
+
+
+def _levels(
+    step_break: StepBreak | None, search: dict[str, Any] | None
+) -> tuple[float | None, float | None]:
+    """(knee level, last good level): the search's when one ran, else the stepped run's."""
+    if search is not None:
+        knee = search.get("offered_at_break") if search.get("found") else None
+        good = (search.get("last_good") or {}).get("offered_rps")
+        return knee, good
+    if step_break is None:
+        return None, None
+    return step_break.break_level, step_break.last_good_level
+
+
+def _failures(summary: dict[str, Any]) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for row in summary.get("errors") or []:
+        if is_request(f"{row.get('method')} {row.get('name')}"):
+            message = str(row.get("message"))
+            kinds[message] = kinds.get(message, 0) + int(row.get("count") or 0)
+    return kinds
+
+
+def _column(values: np.ndarray, n: int) -> np.ndarray:
+    return values if len(values) == n else np.full(n, np.nan)
+
+
+def what_broke(run: RunData, analysis: RunAnalysis) -> Saturation | None:
+    """The first resource to saturate at the knee of ``run`` (analysed as ``analysis``);
+    None for a run without steps of steady load (not stepped: no knee to look at)."""
+    if not analysis.steps:
+        return None
+    series = run.series
+    n = len(series)
+    host = read_host_rows(run.path)
+    columns = ResourceColumns(
+        elapsed_s=series.elapsed_s,
+        target_cpu=series.target_cpu,
+        host_cpu=_column(host.host_cpu, n),
+        cores=_column(host.cores, n),
+        host_mem=_column(host.host_mem, n),
+        queue_depth=series.queue_depth,
+        generator_cpu=series.generator_cpu,
+        dropped=np.nan_to_num(_column(host.dropped, n)),
+    )
+    knee, good = _levels(analysis.step_break, analysis.search)
+    return first_saturation(
+        step_readings(analysis.steps, columns),
+        knee_level=knee,
+        good_level=good,
+        unit=analysis.unit,
+        p95_limit_ms=analysis.p95_limit.ms if analysis.p95_limit else None,
+        error_kinds=_failures(run.summary or {}),
+        generator_cpu_limit=OVERLOADED_CPU_PERCENT,
+    )
