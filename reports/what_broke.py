@@ -9,6 +9,7 @@ the target host's series (:mod:`rundir.resources`) beside the ones already read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -81,3 +82,15 @@ def what_broke(run: RunData, analysis: RunAnalysis) -> Saturation | None:
         error_kinds=_failures(run.summary or {}),
         generator_cpu_limit=OVERLOADED_CPU_PERCENT,
     )
+
+
+def broke_first_line(section: Mapping[str, Any] | None) -> str | None:
+    """The report's and the console's sentence for ``summary.json``'s ``first_saturation``
+    (None without one). A generator-bound run says so first: its result is about the load
+    generator, not the service."""
+    if not section or not section.get("evidence"):
+        return None
+    evidence = str(section["evidence"])
+    if section.get("about_generator"):
+        return f"the load generator, not the service: this result is about us ({evidence})"
+    return evidence

@@ -80,6 +80,8 @@ RATE_LIMITED_SHARE = 0.5
 QUEUE_GROWTH_MIN = 0.1
 QUEUE_DEPTH_MIN = 5.0
 LATENCY_CLIMB = 1.5
+LEVEL_RTOL = 1e-3
+"""A step is at the knee's level within this (relative): rows keep offered rates to 0.001."""
 CPU_LOW = 0.6
 """The target's CPU, in cores, under which it is "low" (and not near a whole core)."""
 
@@ -105,10 +107,11 @@ class Saturation(JsonResult):
 
 
 def _pick(readings: Sequence[StepReading], level: float | None) -> StepReading | None:
-    """The reading at ``level`` (the last measured, when it was measured again)."""
+    """The reading at ``level`` within :data:`LEVEL_RTOL` (rows keep levels rounded), the
+    last measured when it was measured again."""
     if level is None:
         return None
-    at = [r for r in readings if np.isclose(r.level, level, rtol=1e-6, atol=0.0)]
+    at = [r for r in readings if np.isclose(r.level, level, rtol=LEVEL_RTOL, atol=0.0)]
     return max(at, key=lambda r: r.start_s) if at else None
 
 

@@ -172,3 +172,17 @@ def test_step_readings_average_the_settled_rows_of_each_step():
     short = dataclasses.replace(stats[0], settle_s=100.0)  # settling longer than the step
     (last_rows,) = step_readings([short], columns)
     assert last_rows.target_cores_busy == 0.5  # its last 3 rows
+
+
+def test_the_knee_is_found_at_a_rounded_level_and_its_last_measure_counts():
+    """Rows keep offered rates to 0.001 while the search names them exactly; a rate measured
+    twice (a doubtful break measured again) is judged by its repeat."""
+    first = reading(43.336, start_s=90.0, target_cores_busy=0.97)
+    again = reading(43.336, start_s=96.0, p95_ms=700.0, mean_ms=300.0)
+    found = first_saturation(
+        [reading(41.5), first, again],
+        knee_level=43.33617750198057,
+        good_level=41.49886574883231,
+        unit="req/s",
+    )
+    assert found.knee == again and found.good is not None and found.resource == CONCURRENCY
