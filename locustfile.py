@@ -16,6 +16,7 @@ from users.cache_user import CacheUser
 from users.data_size_user import DataSizeUser
 from users.database_user import DatabaseUser
 from users.high_volume_user import HighVolumeUser
+from users.job_arrival_user import JobArrivalUser
 from users.job_user import JobUser
 from users.memory_leak_user import MemoryLeakUser
 from users.stress_user import StressUser
@@ -30,6 +31,7 @@ __all__ = [
     "DataSizeUser",
     "DatabaseUser",
     "HighVolumeUser",
+    "JobArrivalUser",
     "JobUser",
     "MemoryLeakUser",
     "StressUser",

@@ -215,7 +215,7 @@ class _Scheduler:
     def _arrive(self, user: ArrivalRateUser, intended: float) -> None:
         """Send one arrival now, or drop it if the in-flight cap is full."""
         route = user.pick_route(self.rng)
-        name, call = ROUTES[route]
+        name, call = user.routes[route]
         if len(self.in_flight) >= self.max_in_flight:
             ArrivalRateUser.dropped += 1
             record(
@@ -251,8 +251,11 @@ class ArrivalRateUser(ApiUser):
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     """Per-process cap on outstanding requests, unless ``--max-in-flight`` is given."""
 
+    routes: ClassVar[Mapping[str, Route]] = ROUTES
+    """What an arrival may be, by key (a subclass offers its own, e.g. a job submission)."""
+
     route_mix: dict[str, float] = {"backtest": 1.0}
-    """Relative weights over ``ROUTES`` keys; arrivals picked with the seeded RNG."""
+    """Relative weights over ``routes`` keys; arrivals picked with the seeded RNG."""
 
     concurrency = 100
     """Connections per user: one client carries many arrivals in flight at once."""
@@ -267,7 +270,7 @@ class ArrivalRateUser(ApiUser):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self._routes = list(self.route_mix)
-        self._cumulative = _cumulative_weights(self.route_mix)
+        self._cumulative = _cumulative_weights(self.route_mix, self.routes)
 
     def pick_route(self, rng: random.Random) -> str:
         """One key of ``route_mix``, drawn in proportion to its weight."""
@@ -321,8 +324,9 @@ class ArrivalRateUser(ApiUser):
 
     def send_arrival(
         self, call: Callable[[BacktestApi, random.Random], Any], seed: int, intended: float
-    ) -> None:
-        """Make one request (in its own greenlet), timed from ``intended`` (perf_counter s)."""
+    ) -> Any:
+        """Make one request (in its own greenlet), timed from ``intended`` (perf_counter s);
+        returns what the call returned (None when it raised)."""
         api = BacktestApi(
             _LateStartClient(self.client, intended),
             api_key=self.api.api_key,
@@ -330,11 +334,12 @@ class ArrivalRateUser(ApiUser):
             validation=self.validation,
         )
         try:
-            call(api, random.Random(seed))
+            return call(api, random.Random(seed))
         except Exception as e:  # the request event already fired; report the bug, keep going
             self.environment.events.user_error.fire(
                 user_instance=self, exception=e, tb=sys.exc_info()[2]
             )
+            return None
 
     @task
     def hold(self) -> None:
@@ -373,12 +378,12 @@ def set_arrival_rate(environment: Any, rate: float) -> None:
         environment.runner.send_message(ARRIVAL_RATE_MESSAGE, rate)  # type: ignore[arg-type]
 
 
-def _cumulative_weights(mix: Mapping[str, float]) -> list[float]:
-    """Running sums of the weights, validated against ``ROUTES``."""
-    unknown = set(mix) - set(ROUTES)
+def _cumulative_weights(mix: Mapping[str, float], routes: Mapping[str, Route]) -> list[float]:
+    """Running sums of the weights, validated against ``routes``."""
+    unknown = set(mix) - set(routes)
     if unknown:
         raise ValueError(
-            f"route_mix names unknown routes {sorted(unknown)}; known: {sorted(ROUTES)}"
+            f"route_mix names unknown routes {sorted(unknown)}; known: {sorted(routes)}"
         )
     if not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
         raise ValueError(f"route_mix needs non-negative weights with a positive sum: {mix}")
