@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # Locust is imported when a shape is made, not with this module
     from locust import LoadTestShape
 
-SHAPES = ("breakpoint", "ramp", "soak", "spike", "step")
+SHAPES = ("breakpoint", "job_capacity", "ramp", "soak", "spike", "step")
 """Shape names; each is the module ``scenarios.<name>`` with one concrete shape class."""
 
 

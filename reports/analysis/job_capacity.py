@@ -24,9 +24,11 @@ rows and answers, with the rules stated here:
   arrival rate]`` (a stable step proves at least its rate, a growing one at most its).
   None (``found`` false) when no step grew: the pipeline held every rate offered.
 - **backlog growth**: the slope of the highest growing step, jobs/s.
-- **drain**: from the first row after submissions stopped to the first row whose queue
-  depth reads 0, within one row interval; ``expected_s`` is the backlog at the stop over
-  the capacity (what a pipeline working at its capacity would take).
+- **drain**: from the stop of submissions (the end of the last row that submitted a job,
+  when they were counted; else the start of the first drain row) to the end of the first
+  row after it whose queue depth reads 0 (a row's reading is taken as of its end), so
+  within one row interval; the backlog is the depth read at the stop; ``expected_s`` is
+  that backlog over the capacity (what a pipeline working at its capacity would take).
 - **WebSocket delivery** per step: the median over the settled rows of each row's own
   p50 and p95 of progress-message delivery latency (server ``sent_at`` to client
   receipt); an approximation, as for :class:`~reports.analysis.steps.StepStats`.
@@ -44,7 +46,17 @@ import numpy as np
 from reports.analysis.steps import StepSpan, segment_steps
 from reports.analysis.tables import JsonResult
 
-__all__ = ["JobCapacity", "JobCapacityRules", "JobDrain", "JobStep", "job_capacity"]
+__all__ = [
+    "DRAIN_STAGE",
+    "JobCapacity",
+    "JobCapacityRules",
+    "JobDrain",
+    "JobStep",
+    "job_capacity",
+]
+
+DRAIN_STAGE = "drain"
+"""The stage name of the rows after submissions stopped (``scenarios.job_capacity``'s)."""
 
 
 @dataclass(frozen=True)
@@ -196,27 +208,37 @@ def _drain(
     span: np.ndarray,
     depth: np.ndarray,
     draining: np.ndarray,
+    submitted: np.ndarray | None,
     capacity: float | None,
 ) -> JobDrain | None:
+    """The drain (see the module docstring). A row's reading is taken as of its end; the
+    stop is the end of the last row that submitted a job (the stage a row is labelled
+    with may run a row ahead of the submissions), else the start of the first drain row."""
     drain_rows = np.flatnonzero(draining)
     if not drain_rows.size:
         return None
-    first = int(drain_rows[0])
-    stop = float(elapsed[first])
-    before = depth[:first][np.isfinite(depth[:first])]
+    stop_row = int(drain_rows[0]) - 1
+    if submitted is not None:
+        sent = np.flatnonzero(np.nan_to_num(submitted) > 0)
+        stop_row = max(stop_row, int(sent[-1]) if sent.size else stop_row)
+    end = elapsed + span
+    stop = float(end[stop_row]) if stop_row >= 0 else float(elapsed[drain_rows[0]])
+    before = depth[: stop_row + 1][np.isfinite(depth[: stop_row + 1])]
     backlog = float(before[-1]) if before.size else None
-    watched = depth[drain_rows]
-    empty = drain_rows[np.isfinite(watched) & (watched <= 0)]
+    after = np.arange(stop_row + 1, elapsed.size)
+    after = after[draining[after]]
+    watched = depth[after]
+    empty = after[np.isfinite(watched) & (watched <= 0)]
     seen = watched[np.isfinite(watched)]
     drained = backlog == 0 or bool(empty.size)
-    drain_s = 0.0 if backlog == 0 else float(elapsed[empty[0]] - stop) if empty.size else None
+    drain_s = 0.0 if backlog == 0 else float(end[empty[0]] - stop) if empty.size else None
     last = int(drain_rows[-1])
     return JobDrain(
         stop_s=stop,
         backlog_jobs=backlog,
         drained=drained,
         drain_s=drain_s,
-        watched_s=float(elapsed[last] + span[last] - stop),
+        watched_s=float(end[last] - stop),
         depth_at_end=float(seen[-1]) if seen.size else None,
         expected_s=backlog / capacity if backlog is not None and capacity else None,
     )
@@ -303,6 +325,6 @@ def job_capacity(
         sustained_jobs_per_s=sustained,
         first_growing_jobs_per_s=first_growing,
         backlog_growth_jobs_per_s=growth,
-        drain=_drain(elapsed, cols["span"], cols["depth"], drain_mask, capacity),
+        drain=_drain(elapsed, cols["span"], cols["depth"], drain_mask, sub, capacity),
         reason=reason,
     )

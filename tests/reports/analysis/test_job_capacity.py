@@ -183,3 +183,19 @@ def test_a_queue_at_three_quarters_load_that_wanders_is_not_growth(seed):
         np.arange(n, dtype=float), np.ones(n), rates, np.array(depth), np.zeros(n, bool)
     )
     assert [s.growing for s in found.steps] == [False, True], found.steps
+
+
+def test_the_drain_starts_when_the_submissions_stop_not_when_the_stage_says():
+    """The rows' stage can run a row ahead of the submissions: the first 'drain' row still
+    submitted jobs. With the submissions counted, the stop is after it, and the drain is
+    timed from there; without them, from the stage."""
+    elapsed, span, offered, depth, draining, submitted = pipeline([1.0, 3.0])
+    early = draining.copy()
+    early[np.argmax(draining) - 1] = True  # labelled drain a row before the last submissions
+    counted = job_capacity(elapsed, span, offered, depth, early, submitted=submitted)
+    on_time = job_capacity(elapsed, span, offered, depth, draining)
+    same = ("stop_s", "backlog_jobs", "drain_s", "watched_s")
+    assert [getattr(counted.drain, k) for k in same] == [getattr(on_time.drain, k) for k in same]
+    assert counted.drain.drain_s == pytest.approx(20 / CAPACITY, abs=1.0)
+    by_stage = job_capacity(elapsed, span, offered, depth, early)
+    assert by_stage.drain.stop_s == on_time.drain.stop_s - 1
