@@ -22,12 +22,13 @@ How a golden answer is learned (:meth:`GoldenStore.judge`, ``light`` said by the
 - from an answer received while the load was light (this process had at most
   ``users.answer_check.LIGHT_IN_FLIGHT`` request in flight for its whole life): trusted
   at once;
-- under load, by agreement: the first answers of a key are candidates (unchecked); when
-  one agrees with an earlier candidate, it becomes the golden answer (that answer counts
-  as checked and right). A key never asked twice is never checked.
+- under load, by agreement: the first answers of a key are candidates (unchecked; the very
+  first is kept as its tail's CRC only, the cheap part); when one agrees with an earlier
+  candidate, it becomes the golden answer (that answer counts as checked and right). A
+  key never asked twice is never checked.
 
 Past ``max_keys`` keys (golden or pending), new keys are not learned: their answers are
-counted as unchecked (:data:`OVER_CAP`), so memory stays bounded (~0.5 KB a key).
+counted as unchecked (:data:`OVER_CAP`), so memory stays bounded (~0.6 KB a key).
 
 Pure: bytes in, verdicts out; no Locust, no I/O.
 """
@@ -54,7 +55,8 @@ REL_TOL = 1e-9
 ABS_TOL = 1e-12
 """Two numbers agree when within ``math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)``."""
 DEFAULT_MAX_KEYS = 20_000
-"""Keys (golden or pending) one store holds at most: ~10 MB."""
+"""Keys (golden or pending) one store holds at most: ~11 MB of answers (570 B each,
+measured), plus the keys (~150 B each) where the users do not hold them anyway."""
 MAX_CANDIDATES = 3
 """Disagreeing candidates kept per pending key (then new ones are not kept)."""
 
@@ -68,6 +70,8 @@ CHECKED = frozenset({RIGHT, WRONG})
 """Outcomes of a checked answer; the others are unchecked."""
 
 _METRICS_KEY = b'"metrics"'
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""Every metrics' names tuple seen, so answers share one (memory: ~0.5 KB less a key)."""
 _TRADES_KEY = b'"trades"'
 _CURVE_KEY = b'"equity_curve"'
 _EQUITY_KEY = b'"equity"'
@@ -77,7 +81,9 @@ _EQUITY_KEY = b'"equity"'
 class Answer:
     """What a backtest answer holds, as compared (see the module docstring)."""
 
-    metrics: tuple[tuple[str, object], ...]
+    names: tuple[str, ...]
+    """The metrics' names, in order (one tuple shared by every answer with the same names)."""
+    values: tuple[object, ...]
     trades: int
     points: int
     first: float | None
@@ -101,13 +107,13 @@ class Judgement:
         return self.outcome in CHECKED
 
 
-def _value_start(content: bytes, key: bytes, opener: int) -> int:
-    """Index of the ``{``/``[`` opening ``key``'s value, or -1."""
-    at = content.find(key)
+def _value_start(content: bytes, key: bytes, opener: int, start: int = 0, end: int = -1) -> int:
+    """Index of the ``{``/``[`` opening ``key``'s value within ``content[start:end]``, or -1."""
+    n = len(content) if end < 0 else end
+    at = content.find(key, start, n)
     if at < 0:
         return -1
     i = at + len(key)
-    n = len(content)
     while i < n and content[i] in b" \t\r\n:":
         i += 1
     return i if i < n and content[i] == opener else -1
@@ -139,19 +145,20 @@ def answer_of(content: bytes) -> Answer | None:
         return None
     try:
         metrics = json.loads(content[m : m_end + 1])
-        e = _value_start(content[c:c_end], _EQUITY_KEY, ord("["))
-        if e < 0:
+        e = _value_start(content, _EQUITY_KEY, ord("["), c, c_end)
+        e_end = content.find(b"]", e, c_end)
+        if e < 0 or e_end < 0:
             return None
-        e += c
-        e_end = content.find(b"]", e)
-        inner = content[e + 1 : e_end].strip()
-        points = inner.count(b",") + 1 if inner else 0
-        first = _number(inner[: inner.find(b",")] if points > 1 else inner)
-        last = _number(inner[inner.rfind(b",") + 1 :])
+        commas = content.count(b",", e, e_end)
+        first_end = content.find(b",", e, e_end) if commas else e_end
+        first = _number(content[e + 1 : first_end])
+        last = _number(content[content.rfind(b",", e, e_end) + 1 if commas else e + 1 : e_end])
+        points = commas + 1 if first is not None or commas else 0
     except ValueError:
         return None
     return Answer(
-        metrics=tuple(metrics.items()),
+        names=_NAMES.setdefault(tuple(metrics), tuple(metrics)),
+        values=tuple(metrics.values()),
         trades=content.count(b"{", t, t_end),
         points=points,
         first=first,
@@ -194,8 +201,8 @@ def _shown(a: object, b: object) -> tuple[str, str]:
 def difference(golden: Answer, seen: Answer) -> tuple[str, str] | None:
     """The first part of ``seen`` that differs from ``golden`` as ``(field, detail)``, e.g.
     ``("sharpe_ratio", "sharpe_ratio 1.234 != golden 1.301")``; None when they agree."""
-    gold = dict(golden.metrics)
-    got = dict(seen.metrics)
+    gold = dict(zip(golden.names, golden.values, strict=True))
+    got = dict(zip(seen.names, seen.values, strict=True))
     for name in dict.fromkeys([*gold, *got]):
         if name not in got or name not in gold:
             return name, f"{name} {'missing' if name not in got else 'unexpected'}"
@@ -221,7 +228,8 @@ class GoldenStore:
     def __init__(self, max_keys: int = DEFAULT_MAX_KEYS) -> None:
         self.max_keys = max_keys
         self.golden: dict[bytes, Answer] = {}
-        self.pending: dict[bytes, list[Answer]] = {}
+        self.pending: dict[bytes, list[int | Answer]] = {}
+        """Keys without a golden answer yet: the first answer's tail CRC, then answers."""
 
     def __len__(self) -> int:
         return len(self.golden) + len(self.pending)
@@ -238,24 +246,35 @@ class GoldenStore:
                 return Judgement(WRONG, "answer has no metrics, trades or equity curve", "body")
             diff = difference(golden, seen)
             return Judgement(RIGHT) if diff is None else Judgement(WRONG, diff[1], diff[0])
-        seen = answer_of(content)
-        if seen is None:
-            return Judgement(UNREADABLE)
         candidates = self.pending.get(key)
         if candidates is None and len(self) >= self.max_keys:
             return Judgement(OVER_CAP)
+        if candidates is None and not light:  # the first answer under load: its fingerprint
+            tail = tail_crc(content)
+            if tail is None:
+                return Judgement(UNREADABLE)
+            self.pending[key] = [tail]
+            return Judgement(PENDING)
+        seen = answer_of(content)
+        if seen is None:
+            return Judgement(UNREADABLE)
         if light:
             self.golden[key] = seen
             self.pending.pop(key, None)
             return Judgement(LEARNED)
-        if candidates is None:
-            self.pending[key] = [seen]
-            return Judgement(PENDING)
+        assert candidates is not None
         for candidate in candidates:
-            if candidate.tail == seen.tail or difference(candidate, seen) is None:
-                self.golden[key] = candidate
+            if _agree(candidate, seen):
+                self.golden[key] = seen
                 del self.pending[key]
                 return Judgement(RIGHT)
         if len(candidates) < MAX_CANDIDATES:
             candidates.append(seen)
         return Judgement(PENDING)
+
+
+def _agree(candidate: int | Answer, seen: Answer) -> bool:
+    """Does ``seen`` agree with a pending candidate (a first answer's tail CRC, or an answer)?"""
+    if isinstance(candidate, int):
+        return candidate == seen.tail
+    return candidate.tail == seen.tail or difference(candidate, seen) is None

@@ -304,3 +304,30 @@ def test_format_results_aligned():
 
 def test_format_no_results():
     assert format_results([]) == "thresholds: none"
+
+
+def test_wrong_ratio_reads_the_correctness_section_for_the_run_or_a_route():
+    summary = {
+        "total": {"count": 100, "failures": 5},
+        "correctness": {
+            "checked": 50,
+            "wrong": 5,
+            "wrong_ratio": 0.1,
+            "routes": [
+                {"route": "POST /v1/backtests", "checked": 50, "wrong": 5, "wrong_ratio": 0.1}
+            ],
+        },
+    }
+    run, route, other = evaluate(
+        [
+            parse_threshold("wrong_ratio<0.01"),
+            parse_threshold("POST  /v1/backtests: wrong_ratio<=0.1"),
+            parse_threshold("GET /v1/strategies: wrong_ratio<0.01"),
+        ],
+        summary,
+    )
+    assert (run.observed, run.passed) == (0.1, False)
+    assert (route.observed, route.passed) == (0.1, True)
+    assert (other.observed, other.passed) == (None, False) and "no answer" in other.note
+    nothing = evaluate([parse_threshold("wrong_ratio<0.01")], {"total": {"count": 1}})[0]
+    assert nothing.observed is None and not nothing.passed

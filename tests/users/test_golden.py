@@ -49,7 +49,7 @@ def body(
 def test_answer_of_reads_metrics_trades_and_the_equity_digest():
     answer = answer_of(body())
     assert answer is not None
-    assert dict(answer.metrics) == METRICS
+    assert dict(zip(answer.names, answer.values, strict=True)) == METRICS
     assert (answer.trades, answer.points, answer.first, answer.last) == (2, 3, 100000.0, 101234.5)
     assert answer_of(b'{"id": "x", "metrics": {"a": {"nested": 1}}}') is None
     assert answer_of(b'{"error": {"code": "x"}}') is None
