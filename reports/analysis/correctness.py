@@ -118,7 +118,7 @@ def _group(
 ) -> list[LevelCorrectness]:
     keyed = np.round(levels, LEVEL_DECIMALS)
     out = []
-    usable = np.isfinite(keyed) & (checked > 0)
+    usable = np.isfinite(keyed) & (keyed > 0) & (checked > 0)  # 0: the run stopping
     for level in np.unique(keyed[usable]):
         rows = usable & (keyed == level)
         flights = in_flight[rows]
@@ -180,8 +180,8 @@ def correctness(
     examples: Sequence[WrongExample] = (),
     unit: str = "users",
 ) -> Correctness:
-    """Group per-row ``checked``/``wrong`` counts by the row's load ``levels`` (NaN: no
-    level), with each row's requests ``in_flight``; ``routes`` give the run's totals per
+    """Group per-row ``checked``/``wrong`` counts by the row's load ``levels`` (NaN or 0:
+    no level; such rows count in the totals only), with each row's requests ``in_flight``; ``routes`` give the run's totals per
     route (their sums are the run's), ``examples`` the wrong answers quoted (the most
     frequent ``MAX_EXAMPLES`` with values are kept)."""
     lv = np.asarray(levels, dtype=float)

@@ -12,10 +12,10 @@ ROUTE = "POST /v1/backtests"
 
 
 def test_wrong_answers_grouped_by_level_with_the_onset_and_the_worst_level():
-    levels = [10, 10, 20, 20, 30, 30, 40, 40, np.nan]
-    in_flight = [9, 9, 19, 19, 29, 29, 35, 37, np.nan]
-    checked = [50, 50, 100, 100, 100, 100, 100, 100, 5]
-    wrong = [0, 0, 0, 0, 0, 0, 3, 5, 1]
+    levels = [10, 10, 20, 20, 30, 30, 40, 40, np.nan, 0]  # no level, then the run stopping
+    in_flight = [9, 9, 19, 19, 29, 29, 35, 37, np.nan, 8]
+    checked = [50, 50, 100, 100, 100, 100, 100, 100, 5, 5]
+    wrong = [0, 0, 0, 0, 0, 0, 3, 5, 1, 1]
     routes = [RouteCorrectness(ROUTE, 710, 705, 9, 9 / 705)]
     examples = [
         wrong_example(ROUTE, "WrongAnswer('wrong result: sharpe_ratio')", 7),
