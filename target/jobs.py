@@ -73,7 +73,11 @@ class JobManager:
         self.store = store
         self.worker_count = workers
         self.step_ms = step_ms
-        self._ctx = multiprocessing.get_context("spawn")
+        # Workers are forked from one forkserver that has already imported the worker's
+        # code (numpy, pandas): each worker then starts in milliseconds instead of paying
+        # ~0.3 s of imports, and, unlike a plain fork, inherits none of the server's files.
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["target.job_worker"])
         self._workers: list[_Worker] = []
         self._pending: deque[str] = deque()
         self._active: dict[str, Job] = {}

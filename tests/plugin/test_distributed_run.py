@@ -169,6 +169,6 @@ def test_meta_says_master_with_two_workers(run):
 @pytest.mark.slow
 def test_no_target_or_job_worker_is_left(run):
     assert started_targets(run.stderr) == [run.target_pid]
-    assert any("spawn_main" in " ".join(cmd) for _, cmd in run.tree), run.tree
+    assert any("forkserver" in " ".join(cmd) for _, cmd in run.tree), run.tree  # job workers
     assert run.left_behind == []
     assert not run.scratch_left  # the target's database removed too

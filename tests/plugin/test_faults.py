@@ -63,7 +63,9 @@ def embedded_target_tree(locust_pid: int) -> list[psutil.Process]:
     targets = [p for p in descendants if _cmdline(p)[1:3] == ["-m", "target"]]
     assert len(targets) == 1, [(p.pid, _cmdline(p)) for p in descendants]
     tree = [targets[0], *targets[0].children(recursive=True)]
-    job_workers = [p for p in tree if "spawn_main" in " ".join(_cmdline(p))]
+    job_workers = [  # forked by multiprocessing's forkserver, itself a child of the target
+        p for p in tree if p.ppid() != targets[0].pid and "forkserver" in " ".join(_cmdline(p))
+    ]
     assert job_workers, [(p.pid, _cmdline(p)) for p in tree]
     return tree
 
