@@ -152,6 +152,11 @@ def verdict_block(summary: dict[str, Any], thresholds: str | None, report: Path 
     if point.get("capacity_rps") is not None:
         found = "breaks above" if point.get("found") else "held at least"
         lines.append(f"  capacity    {found} {_num(point['capacity_rps'])} req/s")
+    jobs = summary.get("job_capacity")
+    if jobs:  # reports is imported by now: the run has been finalized
+        from reports.job_capacity_view import headline
+
+        lines.append(f"  jobs        {headline(jobs)}")
     leak = summary.get("leak") or {}
     lines.append(f"  leak        {leak.get('verdict') or 'none'}")
     lines.append(f"quantload report: {report if report is not None else 'not written'}")

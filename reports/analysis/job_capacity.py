@@ -82,7 +82,9 @@ class JobCapacityRules:
 @dataclass(frozen=True)
 class JobStep(JsonResult):
     """One step of job arrivals. ``arrival_jobs_per_s``: the jobs accepted per second over
-    the settled rows when that was counted, else the offered rate. ``growth_jobs_per_s``:
+    the settled rows when that was counted, at most the offered rate (the timetable never
+    sends more: a count above it is a short window's edges), else the offered rate.
+    ``growth_jobs_per_s``:
     the queue depth's slope (jobs/s) and ``growth_stderr`` its standard error; ``p_value``:
     one-sided, of a positive slope; ``growing``: None when not judged."""
 
@@ -171,7 +173,7 @@ def _step(
     if submitted is not None and duration > 0:
         accepted = submitted[used]
         if np.isfinite(accepted).all():
-            arrival = float(accepted.sum()) / duration
+            arrival = min(arrival, float(accepted.sum()) / duration)
     depth = cols["depth"][used]
     has = np.isfinite(depth)
     slope = stderr = p = None

@@ -78,6 +78,9 @@ def test_the_real_arrival_rate_is_used_when_the_submissions_were_counted():
     assert found.capacity_jobs_per_s == pytest.approx(CAPACITY, rel=0.05)
     offered_only = job_capacity(elapsed, span, offered, depth, draining)
     assert offered_only.capacity_jobs_per_s == pytest.approx(2.4, rel=0.05)  # 3 - 0.6
+    # a count above the offered rate is the window's edges, never more arrivals
+    edges = job_capacity(elapsed, span, offered, depth, draining, submitted=submitted * 1.1)
+    assert edges.steps[0].arrival_jobs_per_s == 1.0
 
 
 def test_a_pipeline_that_keeps_up_has_no_capacity_found():
