@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from plugin.embedded_target import EmbeddedTarget
+from tests.processes import wait_gone
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +33,7 @@ def start_target(tmp_path) -> Iterator[Callable[..., EmbeddedTarget]]:
     yield start
     for t, children in started:
         t.stop()
-        _, alive = psutil.wait_procs(children, timeout=10)
+        alive = wait_gone(children, timeout=10)
         assert not alive, f"target left worker processes behind: {alive}"
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.processes import wait_gone
+
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = str(REPO / "locustfile.py")
 
@@ -79,7 +81,7 @@ def assert_gone(pids: list[int], timeout: float = 10) -> None:
             procs += [proc, *proc.children(recursive=True)]
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    alive = wait_gone(procs, timeout=timeout)
     assert not alive, f"target processes left behind: {alive}"
 
 

@@ -27,6 +27,7 @@ import pytest
 
 from rundir.layout import is_request
 from tests.locust_runs import LOCUSTFILE, REPO
+from tests.processes import wait_gone
 from tests.run_checks import check_run_dir, locust_totals, stop_all, summary_totals
 
 SUBNET = "10.213.7"
@@ -161,7 +162,7 @@ def stop_trees(procs: list[subprocess.Popen]) -> None:
             child.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(tree, timeout=10)
+    wait_gone(tree, timeout=10)
 
 
 @dataclass

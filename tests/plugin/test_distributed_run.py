@@ -20,6 +20,7 @@ import pytest
 from rundir.layout import PSEUDO_REQUEST_TYPES, is_request
 from tests.locust_runs import LOCUSTFILE, started_targets
 from tests.plugin.test_faults import GONE_WITHIN_S, embedded_target_tree, kill_left, scratch_dir
+from tests.processes import wait_gone
 from tests.run_checks import (
     check_run_dir,
     locust_totals,
@@ -82,7 +83,7 @@ def run(tmp_path_factory) -> DistributedRun:
         for worker in workers:
             worker.wait(timeout=30)
         # Before any cleanup: whatever the master started must be gone by itself.
-        _, alive = psutil.wait_procs(tree, timeout=GONE_WITHIN_S)
+        alive = wait_gone(tree, timeout=GONE_WITHIN_S)
         left = [(p.pid, described[p.pid]) for p in alive]
     finally:
         kill_left(tree)

@@ -25,6 +25,7 @@ import pytest
 
 from bench.synthetic_run import write_synthetic_run
 from tests.locust_runs import LOCUSTFILE, REPO
+from tests.processes import wait_gone
 from tests.run_checks import check_run_dir, stop_all, wait_for_lines
 
 GONE_WITHIN_S = 15.0
@@ -86,7 +87,7 @@ def kill_left(procs: list[psutil.Process]) -> None:
                 proc.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(procs, timeout=10)
+    wait_gone(procs, timeout=10)
 
 
 class _Balance(HTMLParser):
@@ -173,7 +174,7 @@ def interrupt(tmp_path: Path, sig: signal.Signals) -> tuple[Path, bool, int | No
         scratch = scratch_dir(tree)
         proc.send_signal(sig)
         proc.wait(timeout=60)
-        _, alive = psutil.wait_procs(tree, timeout=GONE_WITHIN_S)
+        alive = wait_gone(tree, timeout=GONE_WITHIN_S)
         assert not alive, (
             f"left behind after {sig.name} to locust: {[(p.pid, _cmdline(p)) for p in alive]}"
         )

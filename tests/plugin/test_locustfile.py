@@ -21,6 +21,7 @@ from tests.locust_runs import (
     run_locust,
     started_targets,
 )
+from tests.processes import wait_gone
 
 
 @pytest.mark.parametrize(
@@ -207,7 +208,7 @@ def test_ctrl_c_stops_the_embedded_target(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    _, alive = psutil.wait_procs(family, timeout=15)
+    alive = wait_gone(family, timeout=15)
     assert not alive
 
 

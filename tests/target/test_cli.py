@@ -12,6 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.processes import wait_gone
+
 
 def run_target(*flags: str, tmpdir: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir is not None else None
@@ -77,7 +79,7 @@ def test_sigterm_stops_target_and_its_workers(start_target, sig):
     assert len(job_workers) == 3, [w.cmdline() for w in workers]
     t.process.send_signal(sig)
     code = t.process.wait(15)
-    gone, alive = psutil.wait_procs(workers, timeout=10)
+    alive = wait_gone(workers, timeout=10)
     assert not alive, alive
     assert code == 0, f"the target exited {code} on {sig.name}"
 

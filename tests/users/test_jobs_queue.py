@@ -23,6 +23,7 @@ import requests
 from plugin.embedded_target import EmbeddedTarget
 from target.job_worker import MONTE_CARLO_STEPS
 from tests.locust_runs import run_locust
+from tests.processes import wait_gone
 
 STEP_MS = 20.0
 SLOW_STEP_MS = 2000.0
@@ -138,7 +139,7 @@ def runs(tmp_path_factory):
             resp = http.delete(f"{backlog.url}/v1/jobs/{job_id}", timeout=10)
             assert resp.status_code == 409 or resp.json()["status"] == "cancelled", resp.text
         yield result
-    _, alive = psutil.wait_procs(workers, timeout=10)
+    alive = wait_gone(workers, timeout=10)
     assert not alive, f"targets left job workers behind: {alive}"
 
 
