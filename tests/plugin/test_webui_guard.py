@@ -116,7 +116,7 @@ def start_web_ui(where: str, tmp_path: Path) -> WebUiRun:
                 *("--csv", str(out / "stats"), "--json-file", str(out / "stats")),
                 *("--html", str(out / "locust.html"), "--logfile", str(out / "locust.log")),
                 *args,
-                "StressUser",
+                "BacktestUser",  # think time: three web UIs side by side stay light
             ],
             cwd=folder,  # the default run directory: results/ here, relative
             env=env,
