@@ -124,7 +124,7 @@ def job_capacity_view(section: dict[str, Any] | None) -> dict[str, Any] | None:
     expected = drain.get("expected_s")
     return {
         "headline": headline(section),
-        "reason": section.get("reason") or "",
+        "reason": str(section.get("reason") or "").capitalize(),
         "columns": COLUMNS,
         "rows": rows,
         "drain": drain_text(drain or None)
