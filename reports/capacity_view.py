@@ -13,6 +13,7 @@ from typing import Any
 from reports.analysis import JudgedStep
 from reports.run_analysis import RunAnalysis
 from reports.view_text import card, level_text, number
+from reports.what_broke import broke_first_line
 
 __all__ = ["capacity_card", "capacity_section", "verdict_text"]
 
@@ -159,6 +160,9 @@ def _step_table(analysis: RunAnalysis) -> tuple[list[str], list[list[str]]]:
 
 def _notes(analysis: RunAnalysis) -> list[str]:
     notes = []
+    broke = broke_first_line(analysis.saturation.as_dict() if analysis.saturation else None)
+    if broke:  # first: a generator-bound run says at once that its result is about us
+        notes.append(f"What broke first: {broke}.")
     if analysis.p95_limit is not None and analysis.judged:
         notes.append(f"Steps are judged by the headline's rules; {analysis.p95_limit.describe()}.")
     usl = analysis.usl

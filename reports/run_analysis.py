@@ -45,8 +45,10 @@ from reports.analysis import (
     segment_steps,
 )
 from reports.analysis.correctness import Correctness
+from reports.analysis.saturation import Saturation
 from reports.correctness import run_correctness
 from reports.step_rows import at_capacity_figures, search_judged, search_limits
+from reports.what_broke import what_broke
 from rundir.layout import is_request, split_key
 from rundir.reader import RunData
 from rundir.series import REQUESTS_ROW_KEY, RunSeries, read_row_stats
@@ -92,6 +94,8 @@ class RunAnalysis:
     """p95, p99 and Apdex (approximate) at the last good step, and which step that was."""
     correctness: Correctness | None = None
     """Answers checked against golden ones, wrong ones by load level (``--check-answers``)."""
+    saturation: Saturation | None = None
+    """What broke first: the resource that saturated at the knee (stepped and search runs)."""
 
     @property
     def open_model(self) -> bool:
@@ -305,6 +309,7 @@ def analyse_run(
         p95_limit=limit,
         at_capacity=at_capacity,
         correctness=run_correctness(run, endpoints),
+        saturation=what_broke(run, steps, step_break, search, limit.ms if limit else None),
     )
 
 
@@ -336,6 +341,7 @@ def breaking_point_section(analysis: RunAnalysis) -> dict[str, Any]:
             ),
         },
         "steps": [s.as_dict() for s in analysis.steps],
+        "first_saturation": analysis.saturation.as_dict() if analysis.saturation else None,
     }
     search = analysis.search
     if search is not None:

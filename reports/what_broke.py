@@ -9,20 +9,19 @@ the target host's series (:mod:`rundir.resources`) beside the ones already read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from metrics.generator import OVERLOADED_CPU_PERCENT
-from reports.analysis import StepBreak
+from reports.analysis import StepBreak, StepStats
 from reports.analysis.saturation import (
     ResourceColumns,
     Saturation,
     first_saturation,
     step_readings,
 )
-from reports.run_analysis import RunAnalysis
 from rundir.layout import is_request
 from rundir.reader import RunData
 from rundir.resources import read_host_rows
@@ -54,10 +53,17 @@ def _column(values: np.ndarray, n: int) -> np.ndarray:
     return values if len(values) == n else np.full(n, np.nan)
 
 
-def what_broke(run: RunData, analysis: RunAnalysis) -> Saturation | None:
-    """The first resource to saturate at the knee of ``run`` (analysed as ``analysis``);
-    None for a run without steps of steady load (not stepped: no knee to look at)."""
-    if not analysis.steps:
+def what_broke(
+    run: RunData,
+    steps: Sequence[StepStats],
+    step_break: StepBreak | None,
+    search: dict[str, Any] | None,
+    p95_limit_ms: float | None,
+) -> Saturation | None:
+    """The first resource to saturate at the knee of ``run``: its ``steps`` of steady load,
+    the stepped run's ``step_break`` or the breakpoint ``search``'s summary (which wins), and
+    the p95 limit the steps were judged by. None for a run without steps (no knee)."""
+    if not steps:
         return None
     series = run.series
     n = len(series)
@@ -72,25 +78,22 @@ def what_broke(run: RunData, analysis: RunAnalysis) -> Saturation | None:
         generator_cpu=series.generator_cpu,
         dropped=np.nan_to_num(_column(host.dropped, n)),
     )
-    knee, good = _levels(analysis.step_break, analysis.search)
+    knee, good = _levels(step_break, search)
     return first_saturation(
-        step_readings(analysis.steps, columns),
+        step_readings(steps, columns),
         knee_level=knee,
         good_level=good,
-        unit=analysis.unit,
-        p95_limit_ms=analysis.p95_limit.ms if analysis.p95_limit else None,
+        unit=series.load_unit,
+        p95_limit_ms=p95_limit_ms,
         error_kinds=_failures(run.summary or {}),
         generator_cpu_limit=OVERLOADED_CPU_PERCENT,
     )
 
 
 def broke_first_line(section: Mapping[str, Any] | None) -> str | None:
-    """The report's and the console's sentence for ``summary.json``'s ``first_saturation``
-    (None without one). A generator-bound run says so first: its result is about the load
-    generator, not the service."""
+    """The report's and the console's sentence for a ``first_saturation`` section (None
+    without one): its evidence, which names the resource first (and, for a generator-bound
+    run, that the result is about the load generator, not the service)."""
     if not section or not section.get("evidence"):
         return None
-    evidence = str(section["evidence"])
-    if section.get("about_generator"):
-        return f"the load generator, not the service: this result is about us ({evidence})"
-    return evidence
+    return str(section["evidence"])

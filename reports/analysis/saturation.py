@@ -220,20 +220,18 @@ def _generator(
     p95_limit_ms: float | None,
     unit: str,
 ) -> str | None:
+    about = "load generator: the result is about the load generator, not the service"
     for step in (good, knee):
         if step is not None and (step.generator_cpu_percent or 0.0) >= limit:
             return (
-                f"load generator: its CPU {step.generator_cpu_percent:.0f} % of one core "
-                f"(limit {limit:.0f} %) at {_fmt(step.level)} {unit}; the result is about the "
-                "load generator, not the service"
+                f"{about}: its CPU {step.generator_cpu_percent:.0f} % of one core "
+                f"(limit {limit:.0f} %) at {_fmt(step.level)} {unit}"
             )
     fast = knee.p95_ms is not None and p95_limit_ms is not None and knee.p95_ms <= p95_limit_ms
     if knee.dropped and fast:
         return (
-            f"load generator: {knee.dropped} arrivals dropped at {_fmt(knee.level)} {unit} "
-            "while the target answered "
-            f"within the p95 limit (p95 {_fmt(knee.p95_ms)} ms); the result is about the "
-            "load generator, not the service"
+            f"{about}: {knee.dropped} arrivals dropped at {_fmt(knee.level)} {unit} while the "
+            f"target answered within the p95 limit (p95 {_fmt(knee.p95_ms)} ms)"
         )
     return None
 

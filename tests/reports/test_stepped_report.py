@@ -9,6 +9,7 @@ raises a false alarm on a run with no leak.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -127,3 +128,13 @@ def test_the_section_says_where_the_p95_limit_comes_from(stepped):
     _, analysis, table = stepped
     assert analysis.p95_limit is not None and analysis.p95_limit.source == "derived"
     assert "10 x the first step's p95" in table.page
+
+
+def test_what_broke_first_is_the_slot_limit_with_the_cpu_well_under_the_cores(stepped):
+    """2 slots of 50 ms: throughput stops growing, latency climbs, the CPU stays low (issue 15)."""
+    summary, _, table = stepped
+    broke = summary["breaking_point"]["first_saturation"]
+    assert broke["found"] and broke["resource"] == "concurrency limit", broke
+    knee = broke["knee"]
+    assert knee["target_cores_busy"] < 0.5 * knee["cores"], knee
+    assert f"What broke first: {broke['evidence']}." in html.unescape(table.page)

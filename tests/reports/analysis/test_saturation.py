@@ -86,7 +86,7 @@ def test_the_generator_comes_first_and_says_the_result_is_about_it():
     knee = reading(4, target_cores_busy=0.97, generator_cpu_percent=97.0, p95_ms=300.0)
     found = judge(knee)
     assert found.resource == GENERATOR and found.about_generator
-    assert "not the service" in found.evidence
+    assert found.evidence.startswith("load generator: the result is about the load generator")
     dropped = judge(reading(4, dropped=40, p95_ms=30.0))
     assert dropped.resource == GENERATOR and "40 arrivals dropped" in dropped.evidence
     backlog = judge(reading(4, dropped=40, p95_ms=900.0, mean_ms=500.0))
