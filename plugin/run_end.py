@@ -157,6 +157,9 @@ def verdict_block(summary: dict[str, Any], thresholds: str | None, report: Path 
         from reports.job_capacity_view import headline
 
         lines.append(f"  jobs        {headline(jobs)}")
+    answers = summary.get("correctness") or {}
+    if answers.get("checked"):  # --check-answers: wrong answers by load level
+        lines.append(f"  answers     {answers.get('headline')}")
     leak = summary.get("leak") or {}
     lines.append(f"  leak        {leak.get('verdict') or 'none'}")
     lines.append(f"quantload report: {report if report is not None else 'not written'}")

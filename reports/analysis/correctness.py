@@ -106,7 +106,7 @@ def _ratio(wrong: int, checked: int) -> float | None:
 
 def _level_text(level: float, unit: str) -> str:
     text = f"{level:.0f}" if float(level).is_integer() else f"{level:.3g}"
-    return f"{text} {unit}"
+    return f"{text} {unit[:-1] if unit == 'users' and level == 1 else unit}"
 
 
 def _in_flight_text(value: float | None) -> str:
