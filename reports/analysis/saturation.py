@@ -10,16 +10,16 @@ below it. The first rule that holds names the resource:
    at the knee while the target still answered within the p95 limit: the result is about
    the load generator, not the service, and the verdict says so first;
 2. **target CPU** - the target's CPU at the knee within ``CPU_NEAR`` of its cores, or of a
-   whole number of them (one core busy: a single-threaded server, or one process);
-3. **host CPU** - the target host's CPU at or over ``HOST_CPU_LIMIT`` % (every process on
-   it: a load generator on the same machine competes) while the target's own CPU is not
-   low (under ``CPU_LOW`` it is a concurrency limit's, rule 7, with the host's CPU noted);
-4. **memory** - the host's memory at or over ``MEMORY_LIMIT`` of its total;
-5. **rate limiting** - the knee's errors over ``ERROR_MIN`` and most of the run's failures
+   whole number of them (one core busy: a single-threaded server, or one process); or the
+   target host's CPU at or over ``HOST_CPU_LIMIT`` % while the target's own is not low
+   (``CPU_LOW``): the target got what CPU was left (a load generator on the same machine
+   competes; under ``CPU_LOW`` it is rule 6's, with the host's CPU noted);
+3. **memory** - the host's memory at or over ``MEMORY_LIMIT`` of its total;
+4. **rate limiting** - the knee's errors over ``ERROR_MIN`` and most of the run's failures
    429s; **errors** - the same with other failures (the most frequent one named);
-6. **job queue** - the job queue growing through the knee (``QUEUE_GROWTH_MIN`` jobs/s,
+5. **job queue** - the job queue growing through the knee (``QUEUE_GROWTH_MIN`` jobs/s,
    ending at ``QUEUE_DEPTH_MIN`` or more) and not below it;
-7. **concurrency limit** - latency climbing (p95 or mean at least ``LATENCY_CLIMB`` times
+6. **concurrency limit** - latency climbing (p95 or mean at least ``LATENCY_CLIMB`` times
    the last good level's) while throughput stays flat and the target's CPU stays low
    (under ``CPU_LOW`` of one core): requests queue for a fixed number of slots (a pool, a
    lock); the limit is estimated by Little's law, capacity x the lowest level's mean latency.
@@ -44,7 +44,6 @@ __all__ = [
     "CONCURRENCY",
     "ERRORS",
     "GENERATOR",
-    "HOST_CPU",
     "JOB_QUEUE",
     "MEMORY",
     "RATE_LIMITING",
@@ -58,7 +57,6 @@ __all__ = [
 
 GENERATOR = "load generator"
 TARGET_CPU = "target CPU"
-HOST_CPU = "host CPU"
 MEMORY = "memory"
 RATE_LIMITING = "rate limiting"
 ERRORS = "errors"
@@ -192,14 +190,15 @@ def first_saturation(
         )
         figures = {"cores_busy": busy, "cores": knee.cores, "saturated_cores": whole}
         return verdict(TARGET_CPU, text, figures=figures)
-    host_busy = knee.host_cpu_percent is not None and knee.host_cpu_percent >= HOST_CPU_LIMIT
-    if host_busy and (busy is None or busy >= CPU_LOW):
+    host = knee.host_cpu_percent
+    if host is not None and host >= HOST_CPU_LIMIT and (busy is None or busy >= CPU_LOW):
         text = (
-            f"the target host's CPU {knee.host_cpu_percent:.0f} % at {where} (every process "
-            f"on it; the target itself {_fmt(busy, 2)} cores): a load generator on the same "
-            "machine competes for it"
+            f"target CPU: its host's CPU {knee.host_cpu_percent:.0f} % busy at {where}, the "
+            f"target itself at {_fmt(busy, 2)} of {knee.cores or '?'} cores (other processes "
+            "took the rest: a load generator on the same machine competes)"
         )
-        return verdict(HOST_CPU, text)
+        figures = {"cores_busy": busy, "cores": knee.cores, "host_cpu_percent": host}
+        return verdict(TARGET_CPU, text, figures=figures)
     if knee.host_mem_fraction is not None and knee.host_mem_fraction >= MEMORY_LIMIT:
         text = f"the target host's memory {100 * knee.host_mem_fraction:.0f} % used at {where}"
         return verdict(MEMORY, text)

@@ -11,7 +11,6 @@ from reports.analysis.saturation import (
     CONCURRENCY,
     ERRORS,
     GENERATOR,
-    HOST_CPU,
     JOB_QUEUE,
     MEMORY,
     RATE_LIMITING,
@@ -94,7 +93,8 @@ def test_the_generator_comes_first_and_says_the_result_is_about_it():
 
 
 def test_host_cpu_and_memory():
-    assert judge(reading(4, host_cpu_percent=97.0, target_cores_busy=0.7)).resource == HOST_CPU
+    starved = judge(reading(4, host_cpu_percent=97.0, target_cores_busy=0.7))
+    assert starved.resource == TARGET_CPU and "host's CPU 97 % busy" in starved.evidence
     low = judge(reading(4, host_cpu_percent=97.0, p95_ms=300.0))  # the target's CPU 0.02
     assert low.resource == CONCURRENCY and "host's CPU was at 97 %" in low.evidence
     assert judge(reading(4, host_mem_fraction=0.95, p95_ms=300.0)).resource == MEMORY
