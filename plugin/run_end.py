@@ -152,6 +152,9 @@ def verdict_block(summary: dict[str, Any], thresholds: str | None, report: Path 
     if point.get("capacity_rps") is not None:
         found = "breaks above" if point.get("found") else "held at least"
         lines.append(f"  capacity    {found} {_num(point['capacity_rps'])} req/s")
+    broke = point.get("first_saturation") or {}
+    if broke.get("found"):  # what saturated first at the knee (reports.what_broke)
+        lines.append(f"  broke first {broke.get('evidence')}")
     jobs = summary.get("job_capacity")
     if jobs:  # reports is imported by now: the run has been finalized
         from reports.job_capacity_view import headline
