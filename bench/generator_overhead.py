@@ -69,13 +69,15 @@ class PlainUser(FastHttpUser):
 STRESS_LOCUSTFILE = "from users.stress_user import StressUser  # noqa: F401\n"
 
 
-def record_responses() -> dict:
-    """One real answer per route, from the reference target."""
+def record_responses(backtest: dict[str, str] = BACKTEST) -> dict:
+    """One real answer per route, from the reference target: ``backtest`` (a ``POST
+    /v1/backtests`` body) run, its symbol's market data over the same dates, the run reread.
+    Keys ``(method, path prefix)``, values ``(status, body bytes)``."""
     with EmbeddedTarget() as target, requests.Session() as s:
-        created = s.post(f"{target.url}/v1/backtests", json=BACKTEST)
+        created = s.post(f"{target.url}/v1/backtests", json=backtest)
         market = s.get(
-            f"{target.url}/v1/market-data/AAPL",
-            params={"start": BACKTEST["start"], "end": BACKTEST["end"]},
+            f"{target.url}/v1/market-data/{backtest['symbol']}",
+            params={"start": backtest["start"], "end": backtest["end"]},
         )
         reread = s.get(f"{target.url}/v1/backtests/{created.json()['id']}")
     return {

@@ -19,6 +19,8 @@ this module tells you every side effect the suite has on a Locust run:
 - a progress line every 10 s and at each new stage on the console (``plugin.progress``):
   stage, offered load, throughput, error % and p95, elapsed and remaining time;
 - ``quit`` (after Locust's final tables): the run's verdict block (``plugin.run_end``);
+- Locust's per-second request counts trimmed to the seconds it reads (``plugin.stats_trim``:
+  they grow without bound otherwise, Locust issue #2045);
 - latency histograms and the run directory (``plugin.collector``): at ``init`` the
   process's collector is made for its role (``LocalCollector``, ``WorkerCollector``,
   ``MasterCollector``); ``request`` and the suite's own ``users.measurements.measurement``
@@ -60,6 +62,7 @@ from plugin.options import add_options, thresholds_from_options
 from plugin.outage_watch import OutageWatch
 from plugin.progress import ProgressPrinter
 from plugin.run_end import EXIT_INTERRUPTED, RunEnd
+from plugin.stats_trim import keep_trimmed
 from plugin.target_watch import TargetWatch
 from plugin.threshold_watch import ThresholdWatch
 from plugin.webui import install_report_link
@@ -329,6 +332,7 @@ def register(default_users: Iterable[str]) -> None:
         _install_shape(environment)
         _ctrl_c_as_sigterm()
         _install_collector(environment)
+        keep_trimmed(environment)  # Locust's per-second counts: the seconds it reads
         _run_end.environment = environment
         if environment.web_ui is not None:
             _watch.panel.install(environment.web_ui)

@@ -81,6 +81,10 @@ class RunSettings:
     class_picker: bool = False
     worker: bool = False
     expect_workers: int | None = None
+    json: bool = False
+    """``--json``: the whole run's stats printed as JSON at the end."""
+    json_file: str | None = None
+    """``--json-file``: the same written to a file."""
 
 
 _FIELDS = tuple(f.name for f in fields(RunSettings))
