@@ -20,6 +20,7 @@ from pathlib import Path
 
 import requests
 
+from rundir.layout import is_request
 from tests.locust_runs import REPO, free_port
 
 RUN_FILES = {
@@ -100,7 +101,9 @@ def locust_totals(json_file: Path) -> dict[str, tuple[int, int]]:
 
 
 def summary_totals(summary: dict) -> dict[str, tuple[int, int]]:
-    return {f"{e['method']} {e['name']}": (e["count"], e["failures"]) for e in summary["endpoints"]}
+    """Count and failures of each request to the target (measurements are not Locust's)."""
+    keys = ((f"{e['method']} {e['name']}", e) for e in summary["endpoints"])
+    return {key: (e["count"], e["failures"]) for key, e in keys if is_request(key)}
 
 
 def check_run_dir(run_dir: Path) -> tuple[dict, list[dict], list[dict], dict]:

@@ -332,7 +332,7 @@ def test_real_runs_slower_target_regresses_p95(tmp_path):
             "-r",
             "4",
             "-t",
-            "4s",
+            "8s",
             "StressUser",
             "--target-flags",
             f"--latency-ms {latency}",
