@@ -23,6 +23,9 @@ below it. The first rule that holds names the resource:
    the last good level's) while throughput stays flat and the target's CPU stays low
    (under ``CPU_LOW`` of one core): requests queue for a fixed number of slots (a pool, a
    lock); the limit is estimated by Little's law, capacity x the lowest level's mean latency.
+   When that estimate is under ``MIN_SERVED_AT_ONCE`` the target was idle most of the time:
+   the requests waited outside it, and the verdict is **load generator** (one starved of
+   CPU by other processes reads well under 90 %).
 
 The database is not among them: the run records no database timings. When the data a rule
 needs is missing (no target metrics), the verdict is unknown and says what is missing.
@@ -78,6 +81,9 @@ RATE_LIMITED_SHARE = 0.5
 QUEUE_GROWTH_MIN = 0.1
 QUEUE_DEPTH_MIN = 5.0
 LATENCY_CLIMB = 1.5
+MIN_SERVED_AT_ONCE = 0.8
+"""Below this many requests served at once (Little's law), the target was idle most of the
+time while latency climbed: the wait was outside it (rule 6's generator case)."""
 LEVEL_RTOL = 1e-3
 """A step is at the knee's level within this (relative): rows keep offered rates to 0.001."""
 CPU_LOW = 0.6
@@ -283,6 +289,20 @@ def _concurrency(
     if not climbs:
         text = f"no resource stood out at {where} ({latency}, target CPU {_fmt(busy, 2)} cores)"
         return None, text, {}
+    capacity = max(knee.throughput_rps, good.throughput_rps if good else 0.0)
+    service = lowest.mean_ms if lowest is not None else None
+    slots = capacity * service / 1000.0 if service else None
+    if slots is not None and slots < MIN_SERVED_AT_ONCE:
+        text = (
+            f"load generator: the result is about the load generator, not the service: "
+            f"latency climbed at {where} ({latency}) while the target served {slots:.2f} "
+            f"requests at a time on average ({capacity:,.1f} req/s x its "
+            f"{_fmt(service, 2)} ms at the lowest load, Little's law): it was idle most of "
+            "the time, so requests waited outside it, in the load generator (starved of "
+            f"CPU? its busiest process {_fmt(knee.generator_cpu_percent, 0)} %) or on the "
+            "way to it"
+        )
+        return GENERATOR, text, {"served_at_once": slots, "capacity_rps": capacity}
     if busy is None:
         text = (
             f"unknown: latency climbed at {where} ({latency}) but the target's CPU was not "
@@ -296,9 +316,6 @@ def _concurrency(
             f"target's CPU at {busy:.2f} cores, neither low nor at a whole core"
         )
         return None, text, {}
-    capacity = max(knee.throughput_rps, good.throughput_rps if good else 0.0)
-    service = lowest.mean_ms if lowest is not None else None
-    slots = capacity * service / 1000.0 if service else None
     host = knee.host_cpu_percent
     text = (
         f"concurrency limit: throughput {_fmt(ref.throughput_rps if ref else None)} -> "

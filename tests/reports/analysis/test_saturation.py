@@ -26,13 +26,14 @@ ROWS_PER_STEP = 10
 
 
 def reading(level: float, **overrides) -> StepReading:
-    """A healthy step: 10 req/s per level, p95 20 ms, 5 % of a core per 10 req/s."""
+    """A healthy closed-model step: 10 req/s per user, each answered in 100 ms (so one request
+    in flight per user, Little's law), p95 150 ms, 5 % of a core per 10 req/s."""
     values = {
         "level": level,
         "start_s": 10.0 * level,
         "throughput_rps": 10.0 * level,
-        "p95_ms": 20.0,
-        "mean_ms": 10.0,
+        "p95_ms": 150.0,
+        "mean_ms": 100.0,
         "error_ratio": 0.0,
         "target_cores_busy": 0.005 * level,
         "host_cpu_percent": 20.0,
@@ -186,3 +187,20 @@ def test_the_knee_is_found_at_a_rounded_level_and_its_last_measure_counts():
         unit="req/s",
     )
     assert found.knee == again and found.good is not None and found.resource == CONCURRENCY
+
+
+def test_a_target_idle_most_of_the_time_while_latency_climbs_points_at_the_generator():
+    """A generator starved of CPU by other processes reads well under 90 %; but the target
+    served 0.16 requests at a time (117 req/s x 1.35 ms): the wait was outside it."""
+    lowest = reading(1, throughput_rps=110.0, mean_ms=1.35, p95_ms=4.8, target_cores_busy=0.05)
+    knee = reading(8, throughput_rps=117.0, mean_ms=60.0, p95_ms=62.5, target_cores_busy=0.05)
+    found = first_saturation(
+        [lowest, dataclasses.replace(knee, generator_cpu_percent=60.0)],
+        knee_level=8,
+        good_level=1,
+        unit="users",
+        p95_limit_ms=250,
+    )
+    assert found.resource == GENERATOR and found.about_generator
+    assert found.figures["served_at_once"] == pytest.approx(117 * 1.35 / 1000)
+    assert "0.16 requests at a time" in found.evidence and "60 %" in found.evidence
