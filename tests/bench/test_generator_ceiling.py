@@ -1,0 +1,26 @@
+"""bench.generator_ceiling on a machine without wrk: one line naming the Debian package to
+install, exit 2, no traceback, nothing started."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.locust_runs import REPO
+
+
+def test_a_missing_tool_is_one_line_and_exit_2(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}  # no wrk there (nginx may be in /usr/sbin)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.generator_ceiling", "--rounds", "1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert "wrk" in done.stderr and "apt-get install" in done.stderr
