@@ -15,7 +15,9 @@ sampled every ``SAMPLE_S``; then it prints:
   slope, so a shorter run is judged by the same rate: 5 MB per 9 minutes);
 - what Locust held at the end (a wrapper locustfile reports it at ``quitting``): its
   stats' per-second counts (Locust issue #2045; ``plugin.stats_trim`` keeps them to the
-  seconds Locust reads), its chart history points and response-time buckets.
+  seconds Locust reads), its chart history points and response-time buckets; and the
+  Python objects alive (``gc``) at minute 1 and just before the end: flat while RSS
+  grows says the growth is below Python (the allocator, C buffers), not a structure.
 
     python -m bench.generator_memory [--minutes 10] [--rate 1000]
 
@@ -58,12 +60,25 @@ DAY_S = 24 * 3600.0
 MB = 2**20
 
 WRAPPER = """
+import gc
 import json
 from pathlib import Path
 
+import gevent
 from locust import events
 
 from locustfile import *  # noqa: F401,F403  the suite, every hook, as a user runs it
+
+objects = {{}}
+
+
+@events.test_start.add_listener
+def _count_objects(environment, **_kwargs):
+    def count(when):
+        objects[when] = len(gc.get_objects())
+
+    gevent.spawn_later({settle}, count, "settled")
+    gevent.spawn_later({last}, count, "last")
 
 
 @events.quitting.add_listener
@@ -76,6 +91,7 @@ def _what_locust_holds(environment, **_kwargs):
         "history": len(stats.history),
         "buckets": sum(len(e.response_times) for e in entries),
         "errors": len(stats.errors),
+        "objects": objects,
     }}))
 """
 
@@ -131,7 +147,8 @@ def main() -> None:
     server = NginxServer(backtest, market, SERVER_CPU)
     with server as host, tempfile.TemporaryDirectory() as tmp:
         held = Path(tmp) / "held.json"
-        (Path(tmp) / "memory_locustfile.py").write_text(WRAPPER.format(out=str(held)))
+        wrapper = WRAPPER.format(out=str(held), settle=SETTLE_S, last=seconds - SAMPLE_S)
+        (Path(tmp) / "memory_locustfile.py").write_text(wrapper)
         cmd = ["taskset", "-c", str(GENERATOR_CPU), sys.executable, "-m", "locust"]
         cmd += ["-f", str(Path(tmp) / "memory_locustfile.py"), "--headless", "--host", host]
         cmd += ["-u", str(ARRIVAL_USERS), "-r", str(ARRIVAL_USERS), "-t", f"{int(seconds)}s"]
@@ -181,6 +198,7 @@ def report(
     ]
     print(f"RSS (MB): {', '.join(marks)}, end {samples[-1][1] / MB:.1f}")
     fitted = sum(1 for t, _ in samples if t >= SETTLE_S)
+    objects = held.get("objects", {})
     print(
         f"after the first minute: {mb_per_hour:+.2f} MB/hour (least squares over {fitted} "
         f"samples), {mb_per_hour * span_s / 3600:+.2f} MB over the run's {span_s / 60:.1f} min "
@@ -198,7 +216,9 @@ def report(
     print(
         f"Locust held at the end: {held['per_second']} seconds of per-second counts per "
         f"entry ({held['entries']} entries), {held['history']} chart history points, "
-        f"{held['buckets']} response-time buckets, {held['errors']} error kinds"
+        f"{held['buckets']} response-time buckets, {held['errors']} error kinds; Python "
+        f"objects (gc) at minute 1: {objects.get('settled', '?')}, "
+        f"{SAMPLE_S:.0f} s before the end: {objects.get('last', '?')}"
     )
 
 
