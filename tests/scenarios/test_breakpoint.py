@@ -157,11 +157,15 @@ def test_progress_names_the_stage_and_load():
 
 # -- real runs against the reference target ---------------------------------------------------
 
-FAST_SEARCH = ("--breakpoint-min-window-s", "2", "--breakpoint-window-requests", "25")
+FAST_SEARCH = (
+    *("--breakpoint-min-window-s", "2", "--breakpoint-window-requests", "25"),
+    *("--breakpoint-growth", "1.5"),
+)
 """Faster than the defaults: short windows far below the break (25 requests tell a healthy
-step), 2 s windows near it; still well within 10 %."""
-START_FRACTION = 1 / 2
-"""The real searches start at truth/2 (one good step, then the doubling that breaks): the
+step), 2 s windows near it, x1.5 a step (a smaller overload to drain, a narrower bracket to
+refine); still well within 10 %."""
+START_FRACTION = 0.8
+"""The real searches start at 0.8 x truth (one good step, then the growth that breaks): the
 steps below that prove nothing new, and the search from 2 req/s is `make calibrate`'s."""
 
 CAPACITY_RE = re.compile(r"breakpoint: capacity ([\d.]+) req/s")
