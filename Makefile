@@ -53,6 +53,7 @@ calibrate: $(STAMP)
 	$(PY) -m bench.history_accuracy
 	$(PY) -m bench.history_calibration
 	$(PY) -m bench.master_loss
+	$(PY) -m bench.job_capacity_accuracy
 
 # The README's report screenshots (docs/report*.png) from a real 1-minute stepped run.
 screenshot: $(STAMP)

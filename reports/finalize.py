@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from reports.history_record import run_record
 from reports.history_store import append_run, history_url, open_history, shown_url
+from reports.job_capacity_view import job_capacity_section
 from reports.junit import JUNIT_FILENAME, write_junit
 from reports.render import render_report
 from reports.run_analysis import RunAnalysis, analyse_run, breaking_point_section, leak_section
@@ -88,6 +89,10 @@ def finalize(
     if analysis is not None:
         summary["breaking_point"] = breaking_point_section(analysis)
         summary["leak"] = leak_section(analysis)
+
+    jobs = _stage("job capacity", errors, lambda: job_capacity_section(run))
+    if jobs is not None:
+        summary["job_capacity"] = jobs
 
     results = (
         _stage(
