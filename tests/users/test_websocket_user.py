@@ -92,7 +92,7 @@ def test_follows_jobs_and_times_messages(start_target, tmp_path):
             "-r",
             "3",
             "-t",
-            "10s",
+            "7s",
             "--host",
             target.url,
             "WebSocketUser",
