@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(PY) -m bench.import_cost
 	$(PY) -m bench.report_render
 	$(PY) -m bench.history_scale
+	$(PY) -m bench.generator_ceiling
+	$(PY) -m bench.generator_memory
 
 # Accuracy against the reference target's known truths (minutes; not part of make test).
 calibrate: $(STAMP)
