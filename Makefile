@@ -55,6 +55,7 @@ calibrate: $(STAMP)
 	$(PY) -m bench.history_accuracy
 	$(PY) -m bench.history_calibration
 	$(PY) -m bench.master_loss
+	$(PY) -m bench.saturation_accuracy
 	$(PY) -m bench.job_capacity_accuracy
 
 # The README's report screenshots (docs/report*.png) from a real 1-minute stepped run.
