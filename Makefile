@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) -m bench.import_cost
 	$(PY) -m bench.report_render
 	$(PY) -m bench.history_scale
+	$(PY) -m bench.answer_check_cost
 	$(PY) -m bench.generator_ceiling
 	$(PY) -m bench.generator_memory
 
@@ -57,6 +58,7 @@ calibrate: $(STAMP)
 	$(PY) -m bench.master_loss
 	$(PY) -m bench.saturation_accuracy
 	$(PY) -m bench.job_capacity_accuracy
+	$(PY) -m bench.correctness_accuracy
 
 # The README's report screenshots (docs/report*.png) from a real 1-minute stepped run.
 screenshot: $(STAMP)

@@ -141,6 +141,15 @@ def add_options(parser) -> None:
         help="ArrivalRateUser: in-flight cap per process; arrivals over it are dropped and counted",
     )
     group.add_argument(
+        "--check-answers",
+        type=ratio,
+        default=None,
+        metavar="FRACTION",
+        env_var="QUANTLOAD_CHECK_ANSWERS",
+        help="share of backtest answers checked against their golden answers, 0..1 "
+        "(default 1: every one; 0: none); a mismatch fails as 'wrong result'",
+    )
+    group.add_argument(
         "--target-flags",
         default="",
         env_var="QUANTLOAD_TARGET_FLAGS",

@@ -89,6 +89,8 @@ def finalize(
     if analysis is not None:
         summary["breaking_point"] = breaking_point_section(analysis)
         summary["leak"] = leak_section(analysis)
+        if analysis.correctness is not None:
+            summary["correctness"] = analysis.correctness.as_dict()
 
     jobs = _stage("job capacity", errors, lambda: job_capacity_section(run))
     if jobs is not None:

@@ -27,6 +27,7 @@ from reports.capacity_charts import capacity_charts, mark_capacity
 from reports.capacity_view import capacity_section
 from reports.chart_data import outage_windows
 from reports.chart_marks import shade_outages
+from reports.correctness import correctness_view
 from reports.job_capacity_view import job_capacity_view
 from reports.report_sections import extra_lines, leak_view, verdict_cards
 from reports.run_analysis import RunAnalysis, analyse_run
@@ -309,6 +310,7 @@ def build_context(run: RunData, analysis: RunAnalysis) -> dict[str, Any]:
         "capacity": capacity,
         "leak": leak,
         "job_capacity": job_capacity_view(summary.get("job_capacity")),
+        "correctness": correctness_view(analysis.correctness),
         "extras": extra_lines(analysis),
         "errors": _errors(analysis),
         "events": _events(run),

@@ -181,9 +181,9 @@ def correctness(
     unit: str = "users",
 ) -> Correctness:
     """Group per-row ``checked``/``wrong`` counts by the row's load ``levels`` (NaN or 0:
-    no level; such rows count in the totals only), with each row's requests ``in_flight``; ``routes`` give the run's totals per
-    route (their sums are the run's), ``examples`` the wrong answers quoted (the most
-    frequent ``MAX_EXAMPLES`` with values are kept)."""
+    no level; such rows count in the totals only), with each row's requests ``in_flight``;
+    ``routes`` give the run's totals per route (their sums are the run's), ``examples``
+    the wrong answers quoted (the most frequent ``MAX_EXAMPLES`` with values are kept)."""
     lv = np.asarray(levels, dtype=float)
     fl = np.asarray(in_flight, dtype=float)
     ch = np.nan_to_num(np.asarray(checked, dtype=float))

@@ -200,6 +200,9 @@ def test_search_finds_the_reference_targets_capacity(slots, service_ms, tmp_path
     # the reference target leaks nothing unless asked: a breakpoint run's load changes every
     # step, and its caches warm up; neither may read as a leak (issue 12)
     assert summary["leak"]["verdict"] in ("none", "unknown"), summary["leak"]
+    # no wrong answer over a whole breakpoint run when the target corrupts none (issue 15)
+    correctness = summary["correctness"]
+    assert correctness["wrong"] == 0 and correctness["checked"] >= 100, correctness
     assert section["source"] == "search" and section["found"] is True
     assert section["capacity_rps"] == pytest.approx(float(found[-1]), abs=0.05)
     assert section["search"]["steps"] and section["unit"] == "req/s"

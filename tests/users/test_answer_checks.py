@@ -1,0 +1,98 @@
+"""Right answers under load, one real run: StressUser's checks against a target that
+corrupts answers above 2 backtests in flight (``--corrupt-above 2 --corrupt-rate 0.2``).
+
+Every golden answer is learned while one user is alone (one request in flight: never
+corrupted), then five users hammer the same four backtests; every later answer is
+checked, so the suite's count of wrong answers must equal the target's own count
+(``quantload_corrupted_answers_total`` in its ``/metrics``), in Locust's stats, in the
+run directory's rows and in ``summary.json``'s ``correctness``; and bad input to
+``--check-answers`` is one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.locust_runs import REPO, run_locust
+from tests.run_checks import read_jsonl
+
+LOCUSTFILE = str(Path(__file__).with_name("golden_locustfile.py"))
+ROUTE = "POST /v1/backtests"
+
+
+def corrupted(url: str) -> int:
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    found = re.search(
+        r'^quantload_corrupted_answers_total\{route="/v1/backtests"\} (\S+)$', text, re.M
+    )
+    return int(float(found.group(1))) if found else 0
+
+
+@pytest.mark.slow
+def test_wrong_answers_counted_exactly_as_the_target_corrupted_them(start_target, tmp_path):
+    target = start_target("--corrupt-above", "2", "--corrupt-rate", "0.2", "--service-ms", "30")
+    run = run_locust(
+        "--host",
+        target.url,
+        "--stop-timeout",
+        "5",  # users finish the request they are in: every answer the target built is judged
+        "--run-dir",
+        str(tmp_path / "rundir"),
+        "--history-db",
+        "none",
+        "--target-metrics",
+        "none",
+        tmp_path=tmp_path,
+        locustfile=LOCUSTFILE,
+        timeout=60,
+    )
+    truth = corrupted(target.url)
+    assert truth >= 20, f"the target corrupted only {truth} answers: no test"
+    row = run.row("POST", "/v1/backtests")
+    wrong_in_locust = sum(
+        int(f["Occurrences"]) for f in run.failures if "wrong result: " in f["Error"]
+    )
+    assert wrong_in_locust == int(row["Failure Count"]) == truth
+    summary = json.loads((tmp_path / "rundir" / "summary.json").read_text())
+    section = summary["correctness"]
+    assert section["wrong"] == truth
+    assert section["answers"] - section["checked"] == 4  # only the first four taught
+    rows = read_jsonl(tmp_path / "rundir" / "timeseries.jsonl")
+    per_row = [r["endpoints"].get(f"ANSWER {ROUTE}", {}) for r in rows]
+    assert sum(c.get("failures", 0) for c in per_row) == truth
+    levels = {lv["level"]: lv for lv in section["levels"]}
+    assert set(levels) == {1.0, 5.0}  # the last rows (users stopping, 0) belong to no level
+    assert levels[1.0]["wrong"] == 0 and 0 < levels[5.0]["wrong"] <= truth
+    assert section["onset_level"] == 5.0 and section["last_right_level"] == 1.0
+    assert section["examples"][0]["field"] == "sharpe_ratio"
+    assert "Correctness under load" in (tmp_path / "rundir" / "report.html").read_text()
+    assert "  answers     Answers went wrong above 1 user (~1 in flight)" in run.stdout
+
+
+def test_bad_check_answers_is_one_line_and_exit_2():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            "locustfile.py",
+            "--headless",
+            "--check-answers",
+            "1.5",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "argument --check-answers: '1.5' must be between 0 and 1" in done.stderr
+    assert "Traceback" not in done.stderr
