@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from metrics.generator import OVERLOADED_CPU_PERCENT
-from reports.analysis import StepBreak, StepStats
+from reports.analysis import StepBreak, StepStats, aggregate_steps, segment_steps
 from reports.analysis.saturation import (
     ResourceColumns,
     Saturation,
@@ -25,6 +25,10 @@ from reports.analysis.saturation import (
 from rundir.layout import is_request
 from rundir.reader import RunData
 from rundir.resources import read_host_rows
+from rundir.series import RunSeries
+
+MEASURE_STAGE = ": measure"
+"""The breakpoint search's measuring windows end their stage name with this."""
 
 
 def _levels(
@@ -38,6 +42,28 @@ def _levels(
     if step_break is None:
         return None, None
     return step_break.break_level, step_break.last_good_level
+
+
+def _search_windows(series: RunSeries) -> list[StepStats]:
+    """Each measuring window of a breakpoint search, whole, however short (the report's steps
+    leave out windows under 3 rows; a fast search's are 2 s)."""
+    measured = np.array(
+        [bool(st and st.endswith(MEASURE_STAGE)) for st in series.stage], dtype=bool
+    )
+    spans = segment_steps(series.elapsed_s, np.where(measured, series.load, np.nan), min_rows=1)
+    return aggregate_steps(
+        spans,
+        series.elapsed_s,
+        series.span_s,
+        series.requests,
+        series.failures,
+        series.p50_ms,
+        series.p95_ms,
+        series.p99_ms,
+        series.avg_ms,
+        0.0,
+        users=series.users,
+    )
 
 
 def _failures(summary: dict[str, Any]) -> dict[str, int]:
@@ -62,7 +88,10 @@ def what_broke(
 ) -> Saturation | None:
     """The first resource to saturate at the knee of ``run``: its ``steps`` of steady load,
     the stepped run's ``step_break`` or the breakpoint ``search``'s summary (which wins), and
-    the p95 limit the steps were judged by. None for a run without steps (no knee)."""
+    the p95 limit the steps were judged by. A search is judged on its own measuring windows.
+    None for a run without steps (no knee)."""
+    if search is not None:
+        steps = _search_windows(run.series)
     if not steps:
         return None
     series = run.series

@@ -278,14 +278,18 @@ def _concurrency(
     lowest: StepReading | None,
     where: str,
 ) -> tuple[str | None, str, dict[str, Any]]:
-    """(resource or None, evidence, figures): a concurrency limit, or why not."""
+    """(resource or None, evidence, figures): a concurrency limit, or why not. Latency
+    climbs against the lowest load's (light load: the service time) or the step below's."""
     ref = good or lowest
-    climbs = ref is not None and any(
+    climbs = any(
         k is not None and r is not None and r > 0 and k >= LATENCY_CLIMB * r
-        for k, r in ((knee.p95_ms, ref.p95_ms), (knee.mean_ms, ref.mean_ms))
+        for base in (lowest, good)
+        if base is not None
+        for k, r in ((knee.p95_ms, base.p95_ms), (knee.mean_ms, base.mean_ms))
     )
     busy = knee.target_cores_busy
-    latency = f"p95 {_fmt(ref.p95_ms if ref else None)} -> {_fmt(knee.p95_ms)} ms"
+    light = lowest.p95_ms if lowest is not None else None
+    latency = f"p95 {_fmt(light)} ms at the lowest load -> {_fmt(knee.p95_ms)} ms"
     if not climbs:
         text = f"no resource stood out at {where} ({latency}, target CPU {_fmt(busy, 2)} cores)"
         return None, text, {}

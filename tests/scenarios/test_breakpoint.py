@@ -208,3 +208,8 @@ def test_search_finds_the_reference_targets_capacity(slots, service_ms, tmp_path
     assert section["search"]["steps"] and section["unit"] == "req/s"
     # the console's closing verdict names it too
     assert f"capacity    breaks above {section['capacity_rps']:,.1f} req/s" in run.stdout
+    # what broke first: the 2 slots, with the CPU well under the cores (issue 15)
+    broke = section["first_saturation"]
+    assert broke["resource"] == "concurrency limit", broke
+    assert broke["knee"]["target_cores_busy"] < 0.5 * broke["knee"]["cores"], broke["knee"]
+    assert f"  broke first {broke['evidence']}" in run.stdout
