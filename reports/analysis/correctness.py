@@ -139,8 +139,9 @@ def _group(
 def _headline(c: Correctness) -> str:
     if not c.checked:
         return (
-            "No answer was checked: no deterministic request (backtests) was answered, "
-            "or --check-answers was 0."
+            "No answer was checked: no deterministic request (a backtest) was asked twice, "
+            "so none had a golden answer to compare with (users that draw fresh parameters "
+            "each time, such as BacktestUser), or none was answered, or --check-answers was 0."
         )
     of = f"{c.checked:,} of {c.answers:,} answers checked"
     if not c.wrong:
