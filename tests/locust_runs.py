@@ -7,6 +7,7 @@ import); every run is a subprocess, bounded by ``-t`` and a timeout.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import socket
@@ -14,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -35,6 +36,9 @@ class LocustRun:
     stats: dict[tuple[str, str], dict[str, str]]
     failures: list[dict[str, str]]
     run_dir: Path | None = None
+    final: dict[tuple[str, str], dict] = field(default_factory=dict)
+    """Locust's own ``--json-file`` (its stats as it quit) per ``(method, name)``: the CSV
+    is rewritten once a second and can miss the run's last second, this cannot."""
 
     def row(self, method: str, name: str) -> dict[str, str]:
         return self.stats[(method, name)]
@@ -107,6 +111,7 @@ def run_locust(
         "--csv",
         str(prefix),
         "--only-summary",
+        *("--json-file", str(prefix)),
         *run_dir,
         *args,
     ]
@@ -120,6 +125,8 @@ def run_locust(
     )
     assert_gone(started_targets(done.stderr))
     stats, failures = read_stats(prefix)
+    final_file = Path(f"{prefix}.json")
+    final = json.loads(final_file.read_text()) if final_file.exists() else []
     return LocustRun(
         done.returncode,
         done.stdout,
@@ -127,6 +134,7 @@ def run_locust(
         stats,
         failures,
         tmp_path / "rundir" if run_dir else None,
+        {(e["method"], e["name"]): e for e in final},
     )
 
 
