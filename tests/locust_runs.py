@@ -37,8 +37,9 @@ class LocustRun:
     failures: list[dict[str, str]]
     run_dir: Path | None = None
     final: dict[tuple[str, str], dict] = field(default_factory=dict)
-    """Locust's own ``--json-file`` (its stats as it quit) per ``(method, name)``: the CSV
-    is rewritten once a second and can miss the run's last second, this cannot."""
+    """With ``run_locust(final=True)``: Locust's own ``--json-file`` (its stats as it quit)
+    per ``(method, name)``. The CSV is rewritten once a second and can miss the run's last
+    second; this cannot. (Locust then prints no final table on the console.)"""
 
     def row(self, method: str, name: str) -> dict[str, str]:
         return self.stats[(method, name)]
@@ -49,6 +50,10 @@ class LocustRun:
             for (m, n), r in self.stats.items()
             if n != "Aggregated" and (method is None or m == method)
         )
+
+    def final_count(self, field: str = "num_requests") -> int:
+        """Requests (or ``num_failures``) in Locust's final stats (:attr:`final`)."""
+        return sum(int(entry[field]) for entry in self.final.values())
 
     @property
     def total(self) -> dict[str, str]:
@@ -95,8 +100,10 @@ def run_locust(
     locustfile: str = LOCUSTFILE,
     timeout: float = 120,
     env: dict[str, str] | None = None,
+    final: bool = False,
 ) -> LocustRun:
-    """``locust -f LOCUSTFILE --headless ARGS --csv ...``; checks no target outlives it."""
+    """``locust -f LOCUSTFILE --headless ARGS --csv ...``; checks no target outlives it.
+    ``final``: also ``--json-file`` (:attr:`LocustRun.final`)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     prefix = tmp_path / "run"
     ours = locustfile == LOCUSTFILE and "--run-dir" not in args  # others lack the option
@@ -111,7 +118,7 @@ def run_locust(
         "--csv",
         str(prefix),
         "--only-summary",
-        *("--json-file", str(prefix)),
+        *(("--json-file", str(prefix)) if final else ()),
         *run_dir,
         *args,
     ]
