@@ -49,7 +49,7 @@ from reports.analysis.saturation import Saturation
 from reports.correctness import run_correctness
 from reports.step_rows import at_capacity_figures, search_judged, search_limits
 from reports.what_broke import what_broke
-from rundir.layout import is_request, split_key
+from rundir.layout import ANSWER_TYPE, is_request, split_key
 from rundir.reader import RunData
 from rundir.series import REQUESTS_ROW_KEY, RunSeries, read_row_stats
 
@@ -245,6 +245,12 @@ def _leak(series: RunSeries, requests_done: np.ndarray) -> LeakAnalysis:
     return leak
 
 
+def _errors_shown(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's failures for the Errors table: a wrong answer is already its request's
+    failure (``wrong result``), so its ``ANSWER`` twin is left to the Correctness section."""
+    return [e for e in summary.get("errors") or [] if e.get("method") != ANSWER_TYPE]
+
+
 def analyse_run(
     run: RunData, *, search: dict[str, Any] | None = None, limits: BreakLimits | None = None
 ) -> RunAnalysis:
@@ -292,7 +298,7 @@ def analyse_run(
         endpoints=endpoints,
         aggregate=aggregate,
         approximate=approximate,
-        errors=error_ratios(summary.get("errors") or [], int(aggregate.get("count") or 0)),
+        errors=error_ratios(_errors_shown(summary), int(aggregate.get("count") or 0)),
         steps=steps,
         scaling=scalability(steps),
         little=littles_law_steps(steps) if steps and not open_model else [],

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from tests.locust_runs import REPO, run_locust
+from tests.reports.test_report_agrees_with_summary import TableReader
 from tests.run_checks import read_jsonl
 
 LOCUSTFILE = str(Path(__file__).with_name("golden_locustfile.py"))
@@ -72,7 +73,14 @@ def test_wrong_answers_counted_exactly_as_the_target_corrupted_them(start_target
     assert levels[1.0]["wrong"] == 0 and 0 < levels[5.0]["wrong"] <= truth
     assert section["onset_level"] == 5.0 and section["last_right_level"] == 1.0
     assert section["examples"][0]["field"] == "sharpe_ratio"
-    assert "Correctness under load" in (tmp_path / "rundir" / "report.html").read_text()
+    page = (tmp_path / "rundir" / "report.html").read_text()
+    assert "Correctness under load" in page
+    # the Errors table counts each wrong answer once, as its request's failure
+    errors = TableReader({"error-table"})
+    errors.feed(page)
+    wrong_rows = [r for r in errors.tables["error-table"] if "wrong result" in r[1]]
+    assert wrong_rows and {r[0] for r in wrong_rows} == {ROUTE}, wrong_rows
+    assert sum(int(r[2].replace(",", "")) for r in wrong_rows) == truth
     assert "  answers     Answers went wrong above 1 user (~1 in flight)" in run.stdout
 
 
