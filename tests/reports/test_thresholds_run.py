@@ -15,7 +15,7 @@ RUN = ("-u", "2", "-r", "2", "-t", "3s", "StressUser")
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The independent runs of this module, two at a time."""
+    """The independent runs of this module, side by side (3 s each)."""
     return run_locust_many(
         {
             "passing": (
@@ -41,6 +41,7 @@ def runs(tmp_path_factory):
             ),
         },
         tmp_path_factory.mktemp("thresholds"),
+        at_once=3,
     )
 
 

@@ -150,13 +150,13 @@ def test_server_stall_shows_in_latency(start_target, locustfile, tmp_path):
         tmp_path,
         users=4,
         rate=RATE,
-        seconds=9,
+        seconds=6,
         extra=("--max-in-flight", "500"),
     )
     row = run.row(*POST_BACKTESTS)
     assert int(run.total["Failure Count"]) == 0, run.failures
     assert float(row["Max Response Time"]) >= 1800
-    # Every arrival due during the stall waited for its end: ~20 % of the run is slow.
+    # Every arrival due during the stall waited for its end: ~30 % of the run is slow.
     assert float(row["99%"]) >= 1000
     assert float(row["90%"]) >= 100
 

@@ -2,7 +2,7 @@
 
 Every run: requests > 0, failures 0, the embedded target gone afterwards
 (``run_locust`` checks), plus the class's own outcome. The four runs are independent,
-so one module fixture starts them two at a time.
+so one module fixture starts them side by side.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def runs(tmp_path_factory):
             "JobUser": (*RUN, "JobUser", "--target-flags", "--job-step-ms 20"),
         },
         tmp_path_factory.mktemp("user-classes"),
+        at_once=4,  # three of the four think between requests: all side by side
     )
 
 
