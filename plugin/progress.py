@@ -23,6 +23,7 @@ from typing import Any
 
 import gevent
 
+from metrics.summary import rate
 from users.settings import settings_of
 
 logger = logging.getLogger("quantload.progress")
@@ -93,7 +94,7 @@ def final_line(total: Any, run_s: float) -> str:
     count = total.num_requests
     errors = 100.0 * total.num_failures / count if count else 0.0
     p95 = total.get_response_time_percentile(0.95) if count else None
-    achieved = Achieved(count / max(run_s, 1e-9), errors, p95)
+    achieved = Achieved(rate(count, run_s), errors, p95)
     return f"progress: done | {count} requests in {clock(run_s)} | {achieved_text(achieved)}"
 
 
