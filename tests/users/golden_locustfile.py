@@ -50,7 +50,7 @@ class LightThenLoaded(LoadTestShape):
         if t < LIGHT_S:
             return 1, 1
         if t < LIGHT_S + LOADED_S:
-            return LOADED_USERS, 50
+            return LOADED_USERS, 500  # at once: few rows end mid-spawn
         if t < LIGHT_S + LOADED_S + DRAIN_S:
             return 0, 50  # users stop after their request: Locust's quit would kill them mid-way
         return None

@@ -69,9 +69,14 @@ def test_wrong_answers_counted_exactly_as_the_target_corrupted_them(start_target
     per_row = [r["endpoints"].get(f"ANSWER {ROUTE}", {}) for r in rows]
     assert sum(c.get("failures", 0) for c in per_row) == truth
     levels = {lv["level"]: lv for lv in section["levels"]}
-    assert set(levels) == {1.0, 5.0}  # the last rows (users stopping, 0) belong to no level
+    # the last rows (users stopping, 0) belong to no level; a row that ends while Locust is
+    # still spawning the loaded users (a loaded machine) is its own level between 1 and 5
+    assert {1.0, 5.0} <= set(levels) and all(1 <= level <= 5 for level in levels), levels
     assert levels[1.0]["wrong"] == 0 and 0 < levels[5.0]["wrong"] <= truth
-    assert section["onset_level"] == 5.0 and section["last_right_level"] == 1.0
+    assert 1 < section["onset_level"] <= 5 and levels[section["onset_level"]]["wrong"] > 0
+    assert 1 <= section["last_right_level"] < section["onset_level"]
+    below = [lv for level, lv in levels.items() if level < section["onset_level"]]
+    assert below and all(lv["wrong"] == 0 for lv in below), levels
     assert section["examples"][0]["field"] == "sharpe_ratio"
     page = (tmp_path / "rundir" / "report.html").read_text()
     assert "Correctness under load" in page
