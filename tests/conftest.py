@@ -65,17 +65,29 @@ def default_run(tmp_path_factory):
 
 LONG_MODULES_FIRST = (
     "tests/reports/test_report_accuracy.py",  # two 75 s leak runs, light on CPU
-    "tests/scenarios/test_profiles.py",  # every profile, three at a time
     "tests/plugin/test_collector.py",
     "tests/plugin/test_locustfile.py",
-    "tests/users/test_user_classes.py",
-    "tests/reports/test_report_browser.py",
-    "tests/reports/test_thresholds_run.py",
+    "tests/scenarios/test_profiles.py",  # every profile, four at a time
     "tests/scenarios/test_shapes.py",
     "tests/reports/test_compare.py",
+    "tests/plugin/test_console.py",
+    "tests/reports/test_history_cli.py",
     "tests/reports/test_history_real.py",
-    "tests/plugin/test_webui_guard.py",
+    "tests/users/test_user_classes.py",
+    "tests/reports/test_report_render.py",
+    "tests/plugin/test_fault_runs.py",
+    "tests/plugin/test_worker_faults.py",
+    "tests/reports/test_thresholds_run.py",
+    "tests/plugin/test_distributed_run.py",
+    "tests/deploy/test_multi_host.py",
+    "tests/metrics/test_target_sampler.py",
+    "tests/plugin/test_outage.py",
+    "tests/reports/test_stepped_report.py",
     "tests/metrics/test_aggregate.py",
+    "tests/scenarios/test_job_capacity.py",
+    "tests/reports/test_report_browser.py",
+    "tests/plugin/test_webui.py",
+    "tests/plugin/test_webui_guard.py",
 )
 """The modules that hold a worker longest (one run's ``--durations``), longest first:
 pytest-xdist hands out whole modules in collection order, and one of these started last
