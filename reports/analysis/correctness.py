@@ -119,6 +119,10 @@ def _group(
     keyed = np.round(levels, LEVEL_DECIMALS)
     out = []
     usable = np.isfinite(keyed) & (keyed > 0) & (checked > 0)  # 0: the run stopping
+    # A row's level is its load at its end: one whose level differs from the row before ran
+    # at two loads (a step, users stopping) and belongs to neither.
+    before = np.concatenate((keyed[:1], keyed[:-1]))
+    usable &= keyed == before
     for level in np.unique(keyed[usable]):
         rows = usable & (keyed == level)
         flights = in_flight[rows]
@@ -182,7 +186,8 @@ def correctness(
     unit: str = "users",
 ) -> Correctness:
     """Group per-row ``checked``/``wrong`` counts by the row's load ``levels`` (NaN or 0:
-    no level; such rows count in the totals only), with each row's requests ``in_flight``;
+    no level; a row whose level differs from the row before it ran at two loads: no level
+    either; such rows count in the totals only), with each row's requests ``in_flight``;
     ``routes`` give the run's totals per route (their sums are the run's), ``examples``
     the wrong answers quoted (the most frequent ``MAX_EXAMPLES`` with values are kept)."""
     lv = np.asarray(levels, dtype=float)

@@ -25,19 +25,20 @@ def test_wrong_answers_grouped_by_level_with_the_onset_and_the_worst_level():
     c = correctness(
         levels, in_flight, checked, wrong, routes=routes, examples=[e for e in examples if e]
     )
+    # the first row of each new level ran partly at the level before: no level
     assert [(lv.level, lv.checked, lv.wrong) for lv in c.levels] == [
         (10, 100, 0),
-        (20, 200, 0),
-        (30, 200, 0),
-        (40, 200, 8),
+        (20, 100, 0),
+        (30, 100, 0),
+        (40, 100, 5),
     ]
     assert (c.onset_level, c.last_right_level, c.worst_level) == (40, 30, 40)
-    assert math.isclose(c.onset_in_flight or 0, 36)
+    assert math.isclose(c.onset_in_flight or 0, 37)
     assert (c.checked, c.wrong, c.answers) == (705, 9, 710)
     assert c.examples[0].detail == "sharpe_ratio 1.2 != golden 1.3"
     assert c.examples[1].field == "sharpe_ratio" and c.examples[1].count == 7
     assert c.headline.startswith(
-        "Answers went wrong above 30 users (~29 in flight); 4.0 % of checked answers wrong at "
+        "Answers went wrong above 30 users (~29 in flight); 5.0 % of checked answers wrong at "
         "40 users; 9 of 705 checked answers wrong (1.3 %; 705 of 710 answers checked)"
     )
 
@@ -59,3 +60,12 @@ def test_no_wrong_answer_and_nothing_checked():
         routes=[RouteCorrectness(ROUTE, 20, 20, 4, 0.2)],
     )
     assert first.headline.startswith("Answers went wrong from the lowest load checked, 5 req/s")
+
+
+def test_a_row_that_ran_at_two_loads_belongs_to_neither():
+    """Users stopping from 5 to 0 pass 1 at a row's end: that row's wrong answers were made
+    at 5 users and must not make 1 user look wrong (seen on a loaded machine)."""
+    levels = [1, 1, 5, 5, 5, 1, 0]
+    c = correctness(levels, [1, 1, 5, 5, 5, 3, 0], [10] * 7, [0, 0, 0, 2, 3, 4, 0])
+    assert [(lv.level, lv.checked, lv.wrong) for lv in c.levels] == [(1, 20, 0), (5, 20, 5)]
+    assert (c.onset_level, c.last_right_level) == (5, 1)
