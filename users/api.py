@@ -24,12 +24,11 @@ actually happens. Tests therefore import it in a plain pytest process.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 from users.answer_check import AnswerChecks, current_checks
-from users.exchange import Prepared, light_success, snapshot
+from users.exchange import FullChecks, Prepared, light_success, snapshot
 from users.responses import (
     BACKTEST_LIST_SHAPE,
     BACKTEST_SHAPE,
@@ -70,10 +69,6 @@ DEFAULT_END = "2023-12-31"
 DEFAULT_NUM_RUNS = 1000
 #: Default page size of the backtest history (the API allows 1..200).
 DEFAULT_PAGE_LIMIT = 50
-#: In ``validation="light"`` mode, one response per this many seconds (per process) is still
-#: parsed and fully checked: a systematically wrong shape shows within a second, at a cost
-#: that does not grow with the request rate.
-FULL_CHECK_INTERVAL_S = 1.0
 
 _STATUS_OK, _STATUS_CREATED, _STATUS_ACCEPTED = 200, 201, 202
 
@@ -90,15 +85,16 @@ class BacktestApi:
     returning a context manager whose response has ``success()``/``failure()``.
     ``last_failure`` holds the reason of the latest failed call (``None`` after a success).
     ``validation="light"`` checks the status and JSON framing of every response
-    without parsing it, and fully checks one per ``FULL_CHECK_INTERVAL_S`` in
-    the process; light calls return only the body's ``id`` (enough to reread
+    without parsing it; it parses and shape-checks in full every answer that check
+    doubts and, per route, ``users.exchange.FULL_CHECKS_PER_ROUTE_S`` a second in the
+    process (``full_checks``); light calls return only the body's ``id`` (enough to reread
     what was made). ``answers`` (``users.answer_check``) counts the requests in flight and
     checks deterministic answers against their golden ones (None: the process's checker,
     once a user made it; else no checks).
     """
 
-    #: When a light-mode call last ran the full check (shared by all users of the process).
-    _last_full_check = 0.0
+    #: Which light-mode answers are checked in full (shared by all users of the process).
+    full_checks = FullChecks()
 
     def __init__(
         self,
@@ -334,12 +330,11 @@ class BacktestApi:
         self.gate.wait(req.route)
         name = req.name or req.route
         headers = self._json_headers if req.body is not None else self._headers
-        light = False
-        if self.validation == "light" and req.check is None:
-            now = time.monotonic()
-            light = now - BacktestApi._last_full_check < FULL_CHECK_INTERVAL_S
-            if not light:
-                BacktestApi._last_full_check = now
+        light = (
+            self.validation == "light"
+            and req.check is None
+            and not BacktestApi.full_checks.take(req.route)
+        )
         answers = self.answers
         token = -1 if answers is None else answers.sent()
         try:
@@ -358,9 +353,9 @@ class BacktestApi:
         with ctx as resp:
             if light and (body := light_success(resp, req)) is not None:
                 return self._succeed(resp, req, name, body, token)
-            try:
+            try:  # a doubtful light answer is checked in full: its failure says what is wrong
                 raw = snapshot(resp)
-                verdict = judge(raw, req.expected_status, req.shape, req.check, light=light)
+                verdict = judge(raw, req.expected_status, req.shape, req.check)
             except Exception as exc:  # noqa: BLE001 - a checking bug must not kill the user
                 verdict = Verdict(failure=f"response check crashed: {type(exc).__name__}")
             if verdict.retry_after_s is not None:

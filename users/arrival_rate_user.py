@@ -24,6 +24,10 @@ works like wrk2 or k6's ``constant-arrival-rate`` executor:
   applies on each worker).
 * Latency is measured from the *intended* start, so time lost to a late
   scheduler or a wait for a free connection counts (wrk2's correction).
+* Answers are checked lightly (``validation = "light"``): the status, JSON framing and
+  id of every answer; the whole shape of every doubtful one and of a few per route a
+  second (``users.exchange.FullChecks``), so a request costs the generator little more
+  than a bare ``FastHttpUser``'s. Golden answers are checked as for every user.
 * At most ``max_in_flight`` requests are outstanding; an arrival that finds the
   cap full is dropped and recorded as a ``DROPPED`` failure (a measurement,
   ``users.measurements``, not a Locust request; k6's
@@ -50,7 +54,7 @@ from users.api import BacktestApi
 from users.common import ApiUser
 from users.measurements import DROPPED_KIND, record
 from users.routes import ROUTE_BACKTESTS, ROUTE_MARKET_DATA, ROUTE_STRATEGIES
-from users.settings import set_arrival_rate_option, settings_of
+from users.settings import live_arrival_rate, set_arrival_rate_option, settings_of
 
 logger = logging.getLogger(__name__)
 
@@ -262,6 +266,9 @@ class ArrivalRateUser(ApiUser):
 
     wait_time = constant(HOLD_S)
 
+    validation = "light"
+    """Every answer's status, framing and id; the full shape on a sample (``BacktestApi``)."""
+
     dropped: ClassVar[int] = 0
     """Arrivals dropped at the in-flight cap in this process, over its lifetime."""
 
@@ -301,9 +308,8 @@ class ArrivalRateUser(ApiUser):
 
     def process_rate(self) -> float:
         """This process's share of the total rate: ``arrival_rate / quantload_workers``."""
-        settings = settings_of(self.environment)
-        rate = settings.arrival_rate if settings.arrival_rate is not None else self.arrival_rate
-        return float(rate) / max(1, settings.workers)
+        rate, workers = live_arrival_rate(self.environment)
+        return float(rate if rate is not None else self.arrival_rate) / max(1, workers)
 
     def _new_scheduler(self) -> _Scheduler:
         env = self.environment

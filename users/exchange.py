@@ -3,18 +3,31 @@
 :class:`Prepared` is a request built once (path and body encoded) and sent any number
 of times; :func:`snapshot` copies what :func:`users.responses.judge` needs out of a
 Locust response; :func:`light_success` is ``validation="light"``'s fast verdict on an
-obviously good answer. Imports no Locust or gevent.
+obviously good answer; :class:`FullChecks` picks which answers a light-validating process
+still parses and shape-checks in full. Imports no Locust or gevent.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from users.responses import LIGHT_ID_RE, LIGHT_ID_WINDOW, RawResponse, Shape
+from users.responses import RawResponse, Shape
 
-__all__ = ["LIGHT_BODY", "Prepared", "light_success", "snapshot"]
+__all__ = [
+    "FULL_CHECKS_PER_ROUTE_S",
+    "FullChecks",
+    "LIGHT_BODY",
+    "Prepared",
+    "light_success",
+    "snapshot",
+]
 
+#: A light check looks for the ``id`` only this far into the body (it leads the document).
+LIGHT_ID_WINDOW = 512
+LIGHT_ID_RE = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
 #: What a light call returns for a good answer without an id (never mutated).
 LIGHT_BODY: dict = {}
 _HEADERS_KEPT = ("content-type", "content-length", "content-encoding", "retry-after")
@@ -84,3 +97,34 @@ def light_success(resp: Any, req: Prepared) -> dict | None:
         return LIGHT_BODY
     match = LIGHT_ID_RE.search(content, 0, LIGHT_ID_WINDOW)
     return {"id": match.group(1).decode("utf-8", errors="replace")} if match else None
+
+
+FULL_CHECKS_PER_ROUTE_S = 5.0
+"""Under ``validation="light"``, answers per route and second (per process) still parsed
+and shape-checked in full: a systematically wrong shape shows within a fraction of a
+second, at a cost that does not grow with the request rate."""
+
+
+class FullChecks:
+    """Which light-validated answers are parsed and shape-checked in full: per route, the
+    first answer in every slot of ``1 / per_second`` s of the clock (at most ``per_second``
+    a second). Every answer the light check doubts is checked in full as well
+    (``BacktestApi``'s rule)."""
+
+    def __init__(
+        self,
+        per_second: float = FULL_CHECKS_PER_ROUTE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_second = per_second
+        self.clock = clock
+        self._slot: dict[str, int] = {}
+        """Each route's latest slot with a full check."""
+
+    def take(self, route: str) -> bool:
+        """True when this answer of ``route`` is to be checked in full."""
+        slot = int(self.clock() * self.per_second)
+        if self._slot.get(route) == slot:
+            return False
+        self._slot[route] = slot
+        return True

@@ -70,6 +70,8 @@ class JobArrivalUser(ArrivalRateUser):
     route_mix = {JOB_ROUTE: 1.0}
     arrival_rate = 1.0
     """Total jobs/s across all users and workers when ``--arrival-rate`` is absent."""
+    validation = "full"
+    """The queue readings need the whole body; jobs arrive a few a second, not thousands."""
 
     _followers: ClassVar[Group | None] = None
     _queue_reader: ClassVar[Greenlet | None] = None

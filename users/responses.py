@@ -15,7 +15,6 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -286,21 +285,13 @@ def judge(
     expected_status: int,
     shape: Shape,
     check: Callable[[dict], str | None] | None = None,
-    light: bool = False,
 ) -> Verdict:
     """Decide whether ``raw`` is correct: expected status, JSON, right shape, ``check`` passes.
 
     The order matters: no response beats everything, a 429 is its own kind of
     failure, a wrong status is reported with the API's error code, and only a
-    response with the expected status is parsed and shape-checked.
-
-    ``light`` skips the JSON parse (which costs more than the whole request on
-    a large body): the body must be framed as a JSON object and, when the shape
-    has an ``id``, carry one near its start; the returned body holds only that
-    ``id``. Wrong-but-valid JSON is caught by the full check a light caller
-    still runs on a sample of responses. A stress user
-    uses it on most responses so that the generator, not the target, is never
-    the bottleneck; see ``BacktestApi(validation=...)``.
+    response with the expected status is parsed and shape-checked. (The light check
+    that skips the parse is ``users.exchange.light_success``.)
     """
     if raw.status == 0:
         name = type(raw.error).__name__ if raw.error is not None else "no response"
@@ -322,8 +313,6 @@ def judge(
         return Verdict(failure=problem)
     content = raw.content
     assert content, "_frame_problem refused a missing or empty body"
-    if light:
-        return _judge_light(raw, content, shape)
     try:
         body = json.loads(content)
     except (ValueError, UnicodeDecodeError):
@@ -332,25 +321,3 @@ def judge(
     if problem is None and check is not None:
         problem = check(body)
     return Verdict(failure=problem) if problem else Verdict(body=body)
-
-
-#: A light check looks for the ``id`` only this far into the body (it leads the document).
-LIGHT_ID_WINDOW = 512
-LIGHT_ID_RE = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
-
-
-def _judge_light(raw: RawResponse, content: bytes, shape: Shape) -> Verdict:
-    """The light check of ``raw``'s ``content`` (non-empty, framed): see :func:`judge`."""
-    first, last = content[:1], content[-1:]
-    if first.isspace() or last.isspace():
-        content = content.strip()
-        first, last = content[:1], content[-1:]
-    if first != b"{" or last != b"}":
-        return Verdict(failure=_not_json(raw))
-    body: dict[str, Any] = {}
-    if "id" in shape:
-        match = LIGHT_ID_RE.search(content, 0, LIGHT_ID_WINDOW)
-        if match is None:
-            return Verdict(failure="missing key 'id'")
-        body["id"] = match.group(1).decode("utf-8", errors="replace")
-    return Verdict(body=body)

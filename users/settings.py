@@ -108,6 +108,18 @@ def settings_of(source: Any) -> RunSettings:
     return RunSettings(**given)
 
 
+def live_arrival_rate(source: Any) -> tuple[float | None, int]:
+    """``(arrival_rate, workers)`` as :func:`settings_of` reads them, without building the
+    whole :class:`RunSettings`: the arrival scheduler asks before every arrival."""
+    options = getattr(source, "parsed_options", source)
+    rate = getattr(options, "arrival_rate", None)
+    workers = getattr(options, WORKERS_ATTR, None)
+    return (
+        None if rate is None or rate == "" else rate,
+        _DEFAULTS.workers if workers is None or workers == "" else workers,
+    )
+
+
 def share_with_workers(
     options: Any,
     *,

@@ -13,6 +13,7 @@ from rundir.layout import DEFAULT_APDEX_T_MS, DEFAULT_INTERVAL_S
 from users.settings import (
     DEFAULT_SEED,
     RunSettings,
+    live_arrival_rate,
     set_arrival_rate_option,
     settings_of,
     share_with_workers,
@@ -49,6 +50,19 @@ def test_none_and_empty_strings_count_as_not_given_zero_does_not():
 def test_an_environment_is_read_through_its_parsed_options():
     env = SimpleNamespace(parsed_options=argparse.Namespace(run_time=30, config="ci.conf"))
     assert (settings_of(env).run_time, settings_of(env).config) == (30, "ci.conf")
+
+
+def test_the_live_arrival_rate_reads_as_settings_of_does():
+    cases = [
+        SimpleNamespace(),
+        SimpleNamespace(arrival_rate=None, quantload_workers=None),
+        SimpleNamespace(arrival_rate="", quantload_workers=""),
+        SimpleNamespace(arrival_rate=0.0, quantload_workers=3),
+        SimpleNamespace(arrival_rate=250.5, quantload_workers=2),
+    ]
+    for options in [*cases, SimpleNamespace(parsed_options=cases[-1]), None]:
+        settings = settings_of(options)
+        assert live_arrival_rate(options) == (settings.arrival_rate, settings.workers), options
 
 
 def test_values_shared_with_workers_round_trip():

@@ -17,7 +17,7 @@ import pytest
 from tests.api_bodies import BACKTEST, JOB, JSON
 from tests.locust_runs import REPO
 from users.api import BacktestApi
-from users.exchange import snapshot
+from users.exchange import FULL_CHECKS_PER_ROUTE_S, FullChecks, snapshot
 from users.retry_after import RetryAfterGate
 from users.routes import (
     ROUTE_BACKTEST,
@@ -165,19 +165,18 @@ def test_api_module_does_not_import_locust():
 
 
 def test_light_validation_checks_framing_and_samples_full_checks(monkeypatch):
-    import users.api as api_module
-
     clock = [1000.0]
-    monkeypatch.setattr(api_module.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(BacktestApi, "_last_full_check", 0.0)
+    monkeypatch.setattr(BacktestApi, "full_checks", FullChecks(clock=lambda: clock[0]))
     wrong_shape = {"id": "abc", "nothing": "else"}
     responses = [
         FakeResponse(201, wrong_shape),  # first call: the full check catches it
-        FakeResponse(201, wrong_shape),  # within the interval: light, passes
+        FakeResponse(201, wrong_shape),  # within the gap: light, passes
         FakeResponse(201, BACKTEST),
         FakeResponse(201, b"<html>oops</html>", {"content-type": "text/html"}),
+        FakeResponse(201, b'{"no": "id"}'),  # doubted (no id): checked in full
+        FakeResponse(200, []),  # another route keeps its own budget: full
         FakeResponse(201, wrong_shape),
-    ]  # a second later: full again
+    ]  # a gap later: full again
     api = BacktestApi(FakeClient(*responses), validation="light")
     assert api.run_backtest("AAPL", "rsi") is None
     assert responses[0].outcome == "missing key 'symbol'"
@@ -185,7 +184,26 @@ def test_light_validation_checks_framing_and_samples_full_checks(monkeypatch):
     assert api.run_backtest("AAPL", "rsi") == {"id": BACKTEST["id"]}
     assert api.run_backtest("AAPL", "rsi") is None
     assert responses[3].outcome.startswith("body is not JSON (text/html)")
-    clock[0] += api_module.FULL_CHECK_INTERVAL_S
     assert api.run_backtest("AAPL", "rsi") is None
+    assert responses[4].outcome == "missing key 'id'"
+    assert api.strategies() is None
+    assert responses[5].outcome == "body is array, expected object"
+    clock[0] += 1.0 / FULL_CHECKS_PER_ROUTE_S
+    assert api.run_backtest("AAPL", "rsi") is None
+    assert responses[6].outcome == "missing key 'symbol'"
+
+
+def test_full_checks_take_at_most_the_rate_per_route():
+    clock = [0.0]
+    checks = FullChecks(per_second=5, clock=lambda: clock[0])
+    taken = {"a": 0, "b": 0}
+    for step in range(1000):  # 10 s at 100 answers/s on each of two routes
+        clock[0] = step / 100
+        for route in taken:
+            taken[route] += checks.take(route)
+    assert taken == {"a": 50, "b": 50}
+
+
+def test_light_validation_rejects_unknown_modes():
     with pytest.raises(ValueError):
         BacktestApi(FakeClient(), validation="sloppy")
