@@ -17,6 +17,7 @@ from locust.env import Environment
 from locust.user.inspectuser import get_ratio
 
 from rundir.redact import public_host, redact_flags
+from users.exchange import FULL_CHECKS_PER_ROUTE_S
 from users.settings import settings_of
 
 
@@ -49,6 +50,19 @@ def _rounded(ratios: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def response_checks(user_classes: list[type[User]]) -> dict[str, Any]:
+    """How each class checks its answers (``BacktestApi``'s ``validation``): ``full`` (every
+    answer parsed and shape-checked), ``light`` (every answer's status, JSON framing and id;
+    the whole shape of every doubtful one and of ``light_full_per_route_s`` a second per
+    route and process); classes that check no API answers are not listed."""
+    modes: dict[str, list[str]] = {"full": [], "light": []}
+    for cls in sorted(user_classes, key=lambda c: c.__name__):
+        mode = getattr(cls, "validation", None)
+        if mode in modes:
+            modes[mode].append(cls.__name__)
+    return {**modes, "light_full_per_route_s": FULL_CHECKS_PER_ROUTE_S}
+
+
 def describe_run(environment: Environment, mode: str, embedded_target: bool) -> dict[str, Any]:
     """The static part of ``meta.json`` (the run writer adds ids, times and workers)."""
     settings = settings_of(environment)
@@ -62,6 +76,7 @@ def describe_run(environment: Environment, mode: str, embedded_target: bool) -> 
         "locustfile": settings.locustfile,
         "user_classes": sorted(cls.__name__ for cls in environment.user_classes),
         "task_ratio": task_ratio(environment.user_classes),
+        "response_checks": response_checks(environment.user_classes),
         "users": settings.num_users,
         "spawn_rate": settings.spawn_rate,
         "run_time_s": settings.run_time,

@@ -184,6 +184,25 @@ def _events(run: RunData) -> list[dict[str, str]]:
     ]
 
 
+def _response_checks(checks: Any) -> str | None:
+    """``meta.json``'s ``response_checks`` in words (None: an older run, or no such class)."""
+    if not isinstance(checks, dict):
+        return None
+    parts = []
+    if full := checks.get("full"):
+        parts.append(f"{', '.join(map(str, full))}: every answer's status and whole shape")
+    if light := checks.get("light"):
+        names, rate = ", ".join(map(str, light)), checks.get("light_full_per_route_s")
+        sampled = (
+            f"; the whole shape of every doubtful answer and of {rate:g} a second per route "
+            "and process"
+            if isinstance(rate, int | float)
+            else ""
+        )
+        parts.append(f"{names}: every answer's status, JSON framing and id{sampled}")
+    return "; ".join(parts) or None
+
+
 def _metadata(run: RunData) -> list[tuple[str, str]]:
     meta = run.meta
     workers = meta.get("workers") or []
@@ -192,6 +211,7 @@ def _metadata(run: RunData) -> list[tuple[str, str]]:
         ("profile", meta.get("profile") or meta.get("config_file")),
         ("locustfile", meta.get("locustfile")),
         ("user classes", ", ".join(meta.get("user_classes") or [])),
+        ("answers checked", _response_checks(meta.get("response_checks"))),
         ("users / spawn rate", f"{meta.get('users')} / {meta.get('spawn_rate')}"),
         ("shape", meta.get("shape_class") or meta.get("shape")),
         ("host", meta.get("host")),

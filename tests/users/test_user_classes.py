@@ -7,6 +7,7 @@ so one module fixture starts them side by side.
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -77,3 +78,24 @@ def test_job_user_tracks_jobs_to_completion(runs):
     assert end_to_end["count"] >= 3 and processing["count"] == end_to_end["count"]
     assert end_to_end["p50_ms"] >= processing["p50_ms"]
     assert int(run.row("POST", "/v1/jobs")["Request Count"]) >= 3
+
+
+@pytest.mark.parametrize(
+    ("user_class", "mode"),
+    [("StressUser", "light"), ("BacktestUser", "full"), ("JobUser", "full")],
+)
+def test_meta_json_and_the_report_say_how_answers_were_checked(runs, user_class, mode):
+    run = runs[user_class]
+    meta = json.loads((run.run_dir / "meta.json").read_text())
+    checks = meta["response_checks"]
+    assert checks[mode] == [user_class] and checks["light" if mode == "full" else "full"] == []
+    text = html.unescape((run.run_dir / "report.html").read_text())
+    if mode == "full":
+        assert f"{user_class}: every answer's status and whole shape" in text
+    else:
+        rate = checks["light_full_per_route_s"]
+        assert rate > 0
+        assert (
+            f"{user_class}: every answer's status, JSON framing and id; the whole shape of "
+            f"every doubtful answer and of {rate:g} a second per route and process" in text
+        )
