@@ -59,6 +59,7 @@ calibrate: $(STAMP)
 	$(PY) -m bench.saturation_accuracy
 	$(PY) -m bench.job_capacity_accuracy
 	$(PY) -m bench.correctness_accuracy
+	$(PY) -m bench.generator_capacity
 
 # The README's report screenshots (docs/report*.png) from a real 1-minute stepped run.
 screenshot: $(STAMP)

@@ -7,9 +7,9 @@ for ``GET /tiny``. Each generator runs pinned to CPU 0, alone, in turn: ``wrk`` 
 physical ceiling), bare Locust users (``FastHttpUser`` POST backtest, ``HttpUser`` and
 ``FastHttpUser`` GET tiny, a ``FastHttpUser`` with StressUser's mix), the same tiny-GET
 user under quantload's hooks (``plugin.register`` in its locustfile, a run directory),
-``ArrivalRateUser`` (the suite's locustfile, every hook) asked 1,500/s and 3,000/s, and
-``StressUser`` without hooks, as ``bench.generator_overhead`` runs it. Closed-loop users:
-``USERS``, no think time.
+``ArrivalRateUser`` (the suite's locustfile, every hook) asked 1,500/s and 6,000/s (over
+its ceiling), and ``StressUser`` without hooks, as ``bench.generator_overhead`` runs it.
+Closed-loop users: ``USERS``, no think time.
 
 Every run is measured the same way over a window after a warm-up (start-up, imports and
 the end-of-run report left out): requests counted by nginx (``stub_status``), CPU time
@@ -55,8 +55,9 @@ USERS = 32
 """Closed-loop users of every Locust run but ArrivalRateUser's."""
 ARRIVAL_USERS = 4
 """ArrivalRateUser's users: connection holders (100 connections each), not the load."""
-ASKED_RATES = (1500, 3000)
-"""ArrivalRateUser's asked rates (req/s), as in issue 16's table."""
+ASKED_RATES = (1500, 6000)
+"""ArrivalRateUser's asked rates (req/s): 1,500 as in issue 16's table (nothing may be
+dropped), 6,000 above what one core sends (what it achieves is its ceiling)."""
 BACKTEST_5KB = {
     "symbol": "AAPL",
     "strategy": "sma_cross",
@@ -225,10 +226,17 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def measure(
-    variant: Variant, server: NginxServer, warmup: float, window: float, workdir: Path
+    variant: Variant,
+    server: NginxServer,
+    warmup: float,
+    window: float,
+    workdir: Path,
+    run_dir: Path | None = None,
 ) -> Measure:
-    """Run ``variant`` on ``GENERATOR_CPU``; measure it over ``window`` s after ``warmup`` s."""
-    run_dir = workdir / f"run-{time.monotonic_ns()}"
+    """Run ``variant`` on ``GENERATOR_CPU``; measure it over ``window`` s after ``warmup`` s
+    (a quantload run writes its run directory to ``run_dir``, default a new one in
+    ``workdir``)."""
+    run_dir = run_dir or workdir / f"run-{time.monotonic_ns()}"
     cmd = ["taskset", "-c", str(GENERATOR_CPU), *variant.command(warmup + window + 2)]
     if variant.run_dir:
         cmd += ["--run-dir", str(run_dir)]
@@ -300,15 +308,15 @@ def report(runs: dict[str, list[Measure]], labels: dict[str, str]) -> None:
         f"goal >= {HOOKS_GOAL}: {verdict(h, HOOKS_GOAL)}"
     )
     top, low = f"arrival_{ASKED_RATES[1]}", f"arrival_{ASKED_RATES[0]}"
-    arr = [p.cpu_us / a.cpu_us for p, a in zip(runs["post"], runs[top], strict=True)]
-    arr_rps = [a.rps / p.rps for p, a in zip(runs["post"], runs[top], strict=True)]
+    arr = [a.rps / p.rps for p, a in zip(runs["post"], runs[top], strict=True)]
+    arr_cpu = [p.cpu_us / a.cpu_us for p, a in zip(runs["post"], runs[top], strict=True)]
     a = statistics.median(arr)
     drop = statistics.median((m.dropped_per_s or 0.0) / ASKED_RATES[0] for m in runs[low])
     print(
-        f"  ArrivalRateUser (asked {ASKED_RATES[1]}/s) / bare FastHttpUser closed loop, POST "
-        f"backtest, requests per CPU-second: {a:.3f} (rounds {pairs(arr)}; achieved req/s "
-        f"ratio {statistics.median(arr_rps):.3f}); goal >= {ARRIVAL_GOAL}: "
-        f"{verdict(a, ARRIVAL_GOAL)}"
+        f"  ArrivalRateUser asked {ASKED_RATES[1]}/s (over its ceiling: it sends what one core "
+        f"can) / bare FastHttpUser closed loop, POST backtest, req/s: {a:.3f} (rounds "
+        f"{pairs(arr)}; per CPU-second {statistics.median(arr_cpu):.3f}); goal >= "
+        f"{ARRIVAL_GOAL}: {verdict(a, ARRIVAL_GOAL)}"
     )
     print(
         f"  ArrivalRateUser asked {ASKED_RATES[0]}/s: {drop:.1%} of arrivals dropped; "

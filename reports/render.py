@@ -29,7 +29,7 @@ from reports.chart_data import outage_windows
 from reports.chart_marks import shade_outages
 from reports.correctness import correctness_view
 from reports.job_capacity_view import job_capacity_view
-from reports.report_sections import extra_lines, leak_view, verdict_cards
+from reports.report_sections import ceiling_text, extra_lines, leak_view, verdict_cards
 from reports.run_analysis import RunAnalysis, analyse_run
 from rundir.files import write_atomic
 from rundir.layout import DROPPED_TYPE, PSEUDO_REQUEST_UNITS, is_request, split_key
@@ -243,9 +243,17 @@ def _facts(run: RunData) -> dict[str, str]:
 
 
 def _generator(analysis: RunAnalysis) -> dict[str, Any]:
-    overloads = analysis.generator_overloads
+    overloads, ceiling = analysis.generator_overloads, analysis.generator_ceiling
     if not overloads:
-        return {"overloaded": False, "detail": ""}
+        if ceiling is not None and ceiling.near:
+            return {
+                "overloaded": False,
+                "near": True,
+                "detail": f"{ceiling_text(analysis)}. Past about 90 % CPU its numbers describe "
+                "the generator, not the target: add workers (--processes) or machines before "
+                "asking for more.",
+            }
+        return {"overloaded": False, "near": False, "detail": ""}
     gens = sorted({str(e.get("generator")) for e in overloads})
     return {
         "overloaded": True,

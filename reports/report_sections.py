@@ -63,19 +63,42 @@ def _leak_card(analysis: RunAnalysis) -> dict[str, str]:
     return _card("leak", "Memory leak", value, detail, state)
 
 
+def ceiling_text(analysis: RunAnalysis) -> str:
+    """The generator's ceiling in words ('' without an estimate)."""
+    c = analysis.generator_ceiling
+    if c is None:
+        return ""
+    return (
+        f"busiest {_n(c.peak_rps_per_process, 0)} req/s a process, {_n(100 * c.peak_share, 0)} % "
+        f"of the ~{_n(c.ceiling_rps, 0)} one process can send ({_n(c.us_per_request, 0)} "
+        "CPU \u00b5s a request)"
+    )
+
+
 def _generator_card(analysis: RunAnalysis) -> dict[str, str]:
-    peak = analysis.generator_max_cpu
+    peak, ceiling = analysis.generator_max_cpu, analysis.generator_ceiling
+    reach = ceiling_text(analysis)
     if analysis.generator_overloads:
         return _card(
             "generator",
             "Load generator",
             "overloaded",
-            f"peak CPU {_n(peak, 0)} %: results may be limited by the load generator",
+            f"peak CPU {_n(peak, 0)} %: results may be limited by the load generator"
+            + (f"; {reach}" if reach else ""),
             "warn",
         )
     if peak is None:
         return _card("generator", "Load generator", "not sampled", "", "info")
-    return _card("generator", "Load generator", "healthy", f"peak CPU {_n(peak, 0)} %", "ok")
+    if ceiling is not None and ceiling.near:
+        return _card(
+            "generator",
+            "Load generator",
+            "near its ceiling",
+            f"{reach}: more load needs more processes (--processes)",
+            "warn",
+        )
+    detail = f"peak CPU {_n(peak, 0)} %" + (f"; {reach}" if reach else "")
+    return _card("generator", "Load generator", "healthy", detail, "ok")
 
 
 def _traffic_cards(analysis: RunAnalysis) -> list[dict[str, str]]:

@@ -45,6 +45,7 @@ from reports.analysis import (
     segment_steps,
 )
 from reports.analysis.correctness import Correctness
+from reports.analysis.generator_ceiling import GeneratorCeiling, generator_ceiling
 from reports.analysis.saturation import Saturation
 from reports.correctness import run_correctness
 from reports.step_rows import at_capacity_figures, search_judged, search_limits
@@ -85,6 +86,8 @@ class RunAnalysis:
     """The load's unit: ``"users"`` (closed model) or the offered rate's (open model)."""
     generator_overloads: list[dict[str, Any]] = field(default_factory=list)
     generator_max_cpu: float | None = None
+    generator_ceiling: GeneratorCeiling | None = None
+    """One generator process's cost and ceiling, from the rows (None: too few loaded rows)."""
     judged: list[JudgedStep] = field(default_factory=list)
     """The breakpoint table's rows, judged by the headline's rules: the search's steps (its
     re-measurements too) when a search ran, else the stepped run's steps by level."""
@@ -311,6 +314,7 @@ def analyse_run(
         unit=series.load_unit,
         generator_overloads=overloads,
         generator_max_cpu=max(cpu) if cpu else None,
+        generator_ceiling=generator_ceiling(series.rps, series.generator_cpu),
         judged=judged,
         p95_limit=limit,
         at_capacity=at_capacity,

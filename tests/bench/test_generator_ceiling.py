@@ -24,3 +24,15 @@ def test_a_missing_tool_is_one_line_and_exit_2(tmp_path):
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1
     assert "wrk" in done.stderr and "apt-get install" in done.stderr
+
+
+def test_generator_capacity_refuses_a_short_step_in_one_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.generator_capacity", "--step-s", "1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "bench: --step-s must be at least 4 (seconds), not 1\n"

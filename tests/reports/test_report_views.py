@@ -167,7 +167,38 @@ def test_generator_peak_cpu_ignores_the_shutdown_row(tmp_path):
     run = load_run(path)
     analysis = analyse_run(run)
     assert analysis.generator_max_cpu == 40.0
-    assert cards_of(run, analysis)["generator"]["detail"] == "peak CPU 40 %"
+    assert cards_of(run, analysis)["generator"]["detail"].startswith("peak CPU 40 %")
+
+
+def with_generator_cost(path, us_per_request: float) -> None:
+    """Each row's generator CPU: 2 % plus ``us_per_request`` for each request of the row."""
+    rows = [json.loads(line) for line in (path / "timeseries.jsonl").read_text().splitlines()]
+    for row in rows:
+        rps = row["requests"]["count"] / row.get("span_s", 1)
+        row["generators"] = {"local": {"cpu_percent": 2.0 + rps * us_per_request / 1e4}}
+    (path / "timeseries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.mark.parametrize(("us", "near"), [(1000.0, False), (10_000.0, True)])
+def test_the_generator_card_warns_before_the_ceiling(tmp_path, us, near):
+    """The stepped run sends up to 80 req/s: at 1 ms of CPU a request that is 9 % of the
+    ~880 req/s one process sends; at 10 ms a request, 91 % of ~88."""
+    path = write_stepped_run(tmp_path / "run")
+    with_generator_cost(path, us)
+    run = load_run(path)
+    analysis = analyse_run(run)
+    ceiling = analysis.generator_ceiling
+    assert ceiling is not None and ceiling.us_per_request == pytest.approx(us, rel=0.01)
+    assert ceiling.ceiling_rps == pytest.approx((90 - 2) / (us / 1e4), rel=0.01)
+    card = cards_of(run, analysis)["generator"]
+    context = build_context(run, analysis)["generator"]
+    assert f"of the ~{ceiling.ceiling_rps:,.0f} one process can send" in card["detail"]
+    assert f"({us:,.0f} CPU \u00b5s a request)" in card["detail"]
+    if near:
+        assert card["value"] == "near its ceiling" and card["state"] == "warn"
+        assert context["near"] and "--processes" in context["detail"]
+    else:
+        assert card["value"] == "healthy" and not context["near"]
 
 
 @pytest.mark.parametrize(
