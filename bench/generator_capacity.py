@@ -11,8 +11,11 @@ on, pinned to CPU 0:
    the requests/s one process sends at 90 % of its core;
 2. a saturated run of the same class (``StressUser`` with 32 users; ``ArrivalRateUser``
    asked twice the estimate), measured directly over a window after a warm-up: requests
-   counted by nginx, the process's CPU time. At 100 % of a core it sends the true
-   ceiling; the estimate at 90 % should be about 0.9 of it if a request's cost is linear.
+   counted by nginx, the process's CPU time. At 100 % of a core it sends the most it
+   can; the estimate at 90 % is about 0.9 of that when a request's cost is linear
+   (``StressUser``). ``ArrivalRateUser``'s is not: its process reaches 90 % CPU near the
+   estimate, yet, saturated, wakes less often per request (more answers ready per wake-up)
+   and sends more per CPU-second, so the estimate is the rate at 90 % CPU, not the most.
 
 Then, for a few total rates, the generator processes (``--processes N`` or workers) that
 keep each under the card's warning line (:data:`NEAR_SHARE` of the ceiling), by

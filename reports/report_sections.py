@@ -70,8 +70,8 @@ def ceiling_text(analysis: RunAnalysis) -> str:
         return ""
     return (
         f"busiest {_n(c.peak_rps_per_process, 0)} req/s a process, {_n(100 * c.peak_share, 0)} % "
-        f"of the ~{_n(c.ceiling_rps, 0)} one process can send ({_n(c.us_per_request, 0)} "
-        "CPU \u00b5s a request)"
+        f"of the ~{_n(c.ceiling_rps, 0)} one process sends at 90 % CPU "
+        f"({_n(c.us_per_request, 0)} CPU \u00b5s a request)"
     )
 
 

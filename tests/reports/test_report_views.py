@@ -192,7 +192,7 @@ def test_the_generator_card_warns_before_the_ceiling(tmp_path, us, near):
     assert ceiling.ceiling_rps == pytest.approx((90 - 2) / (us / 1e4), rel=0.01)
     card = cards_of(run, analysis)["generator"]
     context = build_context(run, analysis)["generator"]
-    assert f"of the ~{ceiling.ceiling_rps:,.0f} one process can send" in card["detail"]
+    assert f"of the ~{ceiling.ceiling_rps:,.0f} one process sends at 90 % CPU" in card["detail"]
     assert f"({us:,.0f} CPU \u00b5s a request)" in card["detail"]
     if near:
         assert card["value"] == "near its ceiling" and card["state"] == "warn"
