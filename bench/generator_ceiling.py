@@ -65,6 +65,11 @@ BACKTEST_5KB = {
     "end": "2023-12-29",
 }
 """A half-year backtest: the target answers ~5.5 KB."""
+OPEN_ASKED_RATE = 12000
+"""The bare open model's asked rate (req/s): more than one core sends, so it sends its most."""
+OPEN_MAX_IN_FLIGHT = 200
+"""The bare open model's in-flight cap: ``users.arrival_rate_user.DEFAULT_MAX_IN_FLIGHT`` (not
+imported: that imports Locust, which monkey-patches this process)."""
 WRK_CONNECTIONS = 32
 FINISH_TIMEOUT_S = 90.0
 """How long a generator may take to exit after its run time (a hooked run writes its report)."""
@@ -101,6 +106,45 @@ class TinyGetHttp(HttpUser):
     @task
     def get(self):
         self.client.get("/tiny")
+"""
+OPEN_LOCUSTFILE = """
+import time
+
+import gevent
+from gevent.pool import Group
+from locust import FastHttpUser, constant, task
+
+BODY = {body!r}
+RATE = {rate}
+MAX_IN_FLIGHT = {cap}
+
+
+class OpenPost(FastHttpUser):
+    \"\"\"The least an open model does: one greenlet per arrival on a timetable, no checks.\"\"\"
+
+    wait_time = constant(1)
+    concurrency = 100
+    scheduler = None
+
+    def on_start(self):
+        if OpenPost.scheduler is None:
+            OpenPost.scheduler = gevent.spawn(arrivals, self.client)
+
+    @task
+    def hold(self):
+        pass
+
+
+def arrivals(client):
+    in_flight, t0, k = Group(), time.perf_counter(), 0
+    while True:
+        delay = t0 + k / RATE - time.perf_counter()
+        if delay > 0:
+            gevent.sleep(delay)
+            continue
+        if len(in_flight) < MAX_IN_FLIGHT:
+            in_flight.spawn(client.post, "/v1/backtests", json=BODY)
+        k += 1
 """
 HOOKED_LOCUSTFILE = """
 import plugin
@@ -170,6 +214,9 @@ def variants(workdir: Path, host: str) -> dict[str, Variant]:
     """Every generator measured, by key (the locustfiles are written into ``workdir``)."""
     (workdir / "bare_locustfile.py").write_text(BARE_LOCUSTFILE.format(body=BACKTEST_5KB))
     (workdir / "hooked_locustfile.py").write_text(HOOKED_LOCUSTFILE)
+    (workdir / "open_locustfile.py").write_text(
+        OPEN_LOCUSTFILE.format(body=BACKTEST_5KB, rate=OPEN_ASKED_RATE, cap=OPEN_MAX_IN_FLIGHT)
+    )
     (workdir / "plain_locustfile.py").write_text(PLAIN_LOCUSTFILE.format(body=BACKTEST_5KB))
     (workdir / "stress_locustfile.py").write_text(STRESS_LOCUSTFILE)
     closed = ("-u", str(USERS), "-r", str(USERS), "--host", host)
@@ -186,6 +233,20 @@ def variants(workdir: Path, host: str) -> dict[str, Variant]:
             locust_command(workdir, locustfile, *closed, user_class),
             run_dir=locustfile == "hooked_locustfile.py",
         )
+    out["open"] = Variant(
+        f"bare open model asked {OPEN_ASKED_RATE}/s, no checks",
+        locust_command(
+            workdir,
+            "open_locustfile.py",
+            "-u",
+            str(ARRIVAL_USERS),
+            "-r",
+            str(ARRIVAL_USERS),
+            "--host",
+            host,
+            "OpenPost",
+        ),
+    )
     for rate in ASKED_RATES:
         out[f"arrival_{rate}"] = Variant(
             f"ArrivalRateUser asked {rate}/s (all hooks)",
@@ -200,7 +261,7 @@ def variants(workdir: Path, host: str) -> dict[str, Variant]:
     return out
 
 
-ROUND = [("wrk",), ("post", f"arrival_{ASKED_RATES[1]}", f"arrival_{ASKED_RATES[0]}")]
+ROUND = [("wrk",), ("post", f"arrival_{ASKED_RATES[1]}", f"arrival_{ASKED_RATES[0]}", "open")]
 ROUND += [("http_get",), ("get", "get_hooked"), ("plain_mix", "stress")]
 """One round: groups run back to back (reversed every other round)."""
 
@@ -317,6 +378,12 @@ def report(runs: dict[str, list[Measure]], labels: dict[str, str]) -> None:
         f"can) / bare FastHttpUser closed loop, POST backtest, req/s: {a:.3f} (rounds "
         f"{pairs(arr)}; per CPU-second {statistics.median(arr_cpu):.3f}); goal >= "
         f"{ARRIVAL_GOAL}: {verdict(a, ARRIVAL_GOAL)}"
+    )
+    floor = [o.rps / p.rps for p, o in zip(runs["post"], runs["open"], strict=True)]
+    print(
+        f"  (the bare open model, asked {OPEN_ASKED_RATE}/s / the same bare closed loop, req/s: "
+        f"{statistics.median(floor):.3f}, rounds {pairs(floor)}: the most an open model with "
+        "a greenlet per arrival sends here)"
     )
     print(
         f"  ArrivalRateUser asked {ASKED_RATES[0]}/s: {drop:.1%} of arrivals dropped; "

@@ -80,6 +80,11 @@ class OutageDetector:
         """The open outage, if any."""
         self._streak: list[tuple[float, str]] = []
 
+    @property
+    def quiet(self) -> bool:
+        """No outage open and no failure pending: an answer would change nothing."""
+        return self.current is None and not self._streak
+
     def observe(self, t: float, kind: str | None) -> Outage | None:
         """One outcome at epoch ``t``: ``kind`` from :func:`classify` (None: the target
         answered). Returns the outage this outcome closed, if any."""

@@ -51,6 +51,8 @@ class OutageWatch:
         self.detector = OutageDetector()
 
     def on_request(self, request_type: str, exception: Any = None, **_kwargs: Any) -> None:
+        if exception is None and self.detector.quiet:
+            return  # the common case, kept cheap: an answer while nothing is open or pending
         if request_type in PSEUDO_REQUEST_TYPES:
             return
         kind = None if exception is None else classify(str(exception))

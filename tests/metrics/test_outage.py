@@ -72,3 +72,15 @@ def test_two_outages_are_two_windows():
     first, second = stream(detector, outcomes, t0=0.0, step=1.0)
     assert (first.start, first.end, dict(first.failures)) == (0.0, 4.0, {"5xx": 4})
     assert (second.start, second.end, dict(second.failures)) == (5.0, 8.0, {"refused": 3})
+
+
+def test_quiet_means_an_answer_would_change_nothing():
+    detector = OutageDetector()
+    assert detector.quiet
+    detector.observe(1.0, "refused")
+    assert not detector.quiet  # a failure pending: the next answer clears the streak
+    detector.observe(1.1, None)
+    assert detector.quiet
+    stream(detector, ["refused"] * BURST)
+    assert detector.current is not None and not detector.quiet  # open: an answer closes it
+    assert detector.observe(3.0, None) is not None and detector.quiet
