@@ -57,7 +57,6 @@ FINAL_MESSAGE = "quantload_final"
 """Custom Locust message a worker sends at test stop with its last slots, so they do not wait
 up to 3 s for the next stats report (in the web UI, a new test may start before it)."""
 LOCAL_SOURCE = "local"
-MASTER_GENERATOR = "master"
 TICK_DELAY_S = 0.05
 """How long after a slot boundary the ticker runs: events stamped just before it are in."""
 FINAL_REPORT_WAIT_S = 2 * WORKER_REPORT_INTERVAL_S + 1

@@ -25,10 +25,10 @@ from metrics.latency import Slot
 from plugin.collector import (
     FINAL_POLL_S,
     FINAL_REPORT_WAIT_S,
-    MASTER_GENERATOR,
     PAYLOAD_KEY,
     RunCollector,
 )
+from rundir.layout import MASTER_GENERATOR
 from rundir.writer import RunWriter
 from users.measurements import DROPPED_KIND, dropped
 from users.settings import share_with_workers

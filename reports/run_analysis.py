@@ -50,7 +50,7 @@ from reports.analysis.saturation import Saturation
 from reports.correctness import run_correctness
 from reports.step_rows import at_capacity_figures, search_judged, search_limits
 from reports.what_broke import what_broke
-from rundir.layout import ANSWER_TYPE, is_request, split_key
+from rundir.layout import ANSWER_TYPE, MASTER_GENERATOR, is_request, split_key
 from rundir.reader import RunData
 from rundir.series import REQUESTS_ROW_KEY, RunSeries, read_row_stats
 
@@ -314,7 +314,10 @@ def analyse_run(
         unit=series.load_unit,
         generator_overloads=overloads,
         generator_max_cpu=max(cpu) if cpu else None,
-        generator_ceiling=generator_ceiling(series.rps, series.generator_cpu),
+        generator_ceiling=generator_ceiling(
+            series.rps,
+            {k: v for k, v in series.generator_cpu.items() if k != MASTER_GENERATOR},
+        ),
         judged=judged,
         p95_limit=limit,
         at_capacity=at_capacity,

@@ -45,6 +45,8 @@ HISTOGRAMS_DIR = "histograms"
 HISTOGRAM_INDEX = "index.json"
 TOTAL_HISTOGRAM = "_total"
 """File stem of the all-endpoints histogram (no endpoint slug starts with ``_``)."""
+MASTER_GENERATOR = "master"
+"""A row's ``generators`` key of a distributed run's master: it samples itself, sends nothing."""
 
 JOB_TYPE = "JOB"
 """Job durations (JobUser, BacktestUser): end to end, processing."""

@@ -245,3 +245,19 @@ def test_a_search_card_at_capacity_shows_its_rows_p95(stepped):
     assert analysis.at_capacity is not None and analysis.at_capacity["p95_ms"] == 70.0
     assert analysis.at_capacity["p99_ms"] == pytest.approx(75.0)  # 1.5 x 50 ms, from the rows
     assert cards_of(run, analysis)["latency"]["value"] == "\u2248 70.0 / 75.0 ms"
+
+
+def test_a_distributed_run_s_ceiling_is_its_workers_not_its_master(tmp_path):
+    """Two workers share each row's requests at 5 ms of CPU a request; the master, sampled
+    beside them, sends nothing and must not count as a generator process."""
+    path = write_stepped_run(tmp_path / "run")
+    rows = [json.loads(line) for line in (path / "timeseries.jsonl").read_text().splitlines()]
+    for row in rows:
+        per_worker = row["requests"]["count"] / row.get("span_s", 1) / 2
+        worker = {"cpu_percent": 2.0 + per_worker * 5000 / 1e4}
+        row["generators"] = {"master": {"cpu_percent": 1.0}, "w1": worker, "w2": dict(worker)}
+    (path / "timeseries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ceiling = analyse_run(load_run(path)).generator_ceiling
+    assert ceiling is not None and ceiling.processes == 2
+    assert ceiling.us_per_request == pytest.approx(5000, rel=0.01)
+    assert ceiling.peak_rps_per_process == pytest.approx(40.0)
