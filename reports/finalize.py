@@ -7,7 +7,7 @@ to what the user reads. In order:
 1. read the run directory once (:func:`rundir.reader.load_run`);
 2. analyse it (:func:`reports.run_analysis.analyse_run`): ``summary.json``'s
    ``breaking_point`` (with the live breakpoint search's findings, when that shape
-   ran) and ``leak``;
+   ran), ``leak``, ``correctness`` and ``generator_ceiling`` (when there is one);
 3. judge the thresholds on that summary: ``thresholds`` and ``passed``;
 4. write ``junit.xml`` (one test case per threshold; empty when there are none);
 5. render ``report.html`` from the same run data, analysis and verdicts;
@@ -91,6 +91,8 @@ def finalize(
         summary["leak"] = leak_section(analysis)
         if analysis.correctness is not None:
             summary["correctness"] = analysis.correctness.as_dict()
+        if analysis.generator_ceiling is not None:
+            summary["generator_ceiling"] = analysis.generator_ceiling.as_dict()
 
     jobs = _stage("job capacity", errors, lambda: job_capacity_section(run))
     if jobs is not None:

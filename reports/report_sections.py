@@ -64,14 +64,16 @@ def _leak_card(analysis: RunAnalysis) -> dict[str, str]:
 
 
 def ceiling_text(analysis: RunAnalysis) -> str:
-    """The generator's ceiling in words ('' without an estimate)."""
+    """The generator's ceiling in words ('' without an estimate), from the figures
+    ``summary.json`` carries."""
     c = analysis.generator_ceiling
     if c is None:
         return ""
+    shown = c.as_dict()
     return (
-        f"busiest {_n(c.peak_rps_per_process, 0)} req/s a process, {_n(100 * c.peak_share, 0)} % "
-        f"of the ~{_n(c.ceiling_rps, 0)} one process sends at 90 % CPU "
-        f"({_n(c.us_per_request, 0)} CPU \u00b5s a request)"
+        f"busiest {_n(shown['peak_rps_per_process'], 0)} req/s a process, "
+        f"{_n(100 * shown['peak_share'], 0)} % of the ~{_n(shown['ceiling_rps'], 0)} one "
+        f"process sends at 90 % CPU ({_n(shown['us_per_request'], 0)} CPU \u00b5s a request)"
     )
 
 

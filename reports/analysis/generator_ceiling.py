@@ -67,6 +67,20 @@ class GeneratorCeiling:
     def near(self) -> bool:
         return self.peak_share >= NEAR_SHARE
 
+    def as_dict(self) -> dict[str, float | int | bool]:
+        """``summary.json``'s ``generator_ceiling``: the figures the report's card shows."""
+        return {
+            "us_per_request": round(self.us_per_request, 1),
+            "fixed_percent": round(self.fixed_percent, 1),
+            "ceiling_rps": round(self.ceiling_rps),
+            "ceiling_cpu_percent": CEILING_CPU_PERCENT,
+            "processes": self.processes,
+            "peak_rps_per_process": round(self.peak_rps_per_process, 1),
+            "peak_share": round(self.peak_share, 3),
+            "near": self.near,
+            "fitted": self.fitted,
+        }
+
 
 def generator_ceiling(
     rps: np.ndarray, generator_cpu: dict[str, np.ndarray]

@@ -99,3 +99,14 @@ def test_meta_json_and_the_report_say_how_answers_were_checked(runs, user_class,
             f"{user_class}: every answer's status, JSON framing and id; the whole shape of "
             f"every doubtful answer and of {rate:g} a second per route and process" in text
         )
+
+
+def test_the_generator_ceiling_in_summary_json_is_the_report_s(runs):
+    """StressUser keeps its process busy enough for an estimate; summary.json and the
+    report's generator card show the same ceiling."""
+    run = runs["StressUser"]
+    ceiling = json.loads((run.run_dir / "summary.json").read_text())["generator_ceiling"]
+    assert ceiling["processes"] == 1 and ceiling["us_per_request"] > 0
+    assert ceiling["ceiling_rps"] > ceiling["peak_rps_per_process"] > 0
+    text = html.unescape((run.run_dir / "report.html").read_text())
+    assert f"of the ~{ceiling['ceiling_rps']:,} one process sends at 90 % CPU" in text

@@ -79,3 +79,14 @@ def test_processes_needed_keep_each_under_the_warning_line():
     assert processes_needed(2801, 4000) == 2
     assert processes_needed(10000, 4000) == 4  # 10,000 / 2,800 = 3.6
     assert processes_needed(0, 4000) == 1
+
+
+def test_summary_json_carries_the_figures_the_card_shows():
+    steps = np.repeat([200.0, 500.0, 1000.0, 3200.0], 5)
+    found = generator_ceiling(framed(steps), {"local": framed(cpu_of(steps))})
+    assert found is not None
+    shown = found.as_dict()
+    assert shown["us_per_request"] == pytest.approx(US) and shown["processes"] == 1
+    assert shown["ceiling_rps"] == pytest.approx(4350.0) and shown["near"] is True
+    assert shown["peak_share"] == pytest.approx(3200 / 4350, abs=0.001)
+    assert shown["ceiling_cpu_percent"] == CEILING_CPU_PERCENT and shown["fitted"] is True
