@@ -153,12 +153,23 @@ class _CorrectedReport:
 Route = tuple[str, Callable[[BacktestApi, random.Random], Any]]
 """(stats name, call): the call makes exactly one request through the API."""
 
+_BACKTESTS = {
+    (symbol, strategy): BacktestApi.prepare_backtest(symbol, strategy)
+    for symbol in SYMBOLS
+    for strategy in STRATEGIES
+}
+_MARKET_DATA = {symbol: BacktestApi.prepare_market_data(symbol) for symbol in SYMBOLS}
+"""Every request the routes below send, built once (a ``Prepared`` is immutable)."""
+
 ROUTES: Mapping[str, Route] = {
     "backtest": (
         ROUTE_BACKTESTS,
-        lambda api, rng: api.run_backtest(rng.choice(SYMBOLS), rng.choice(STRATEGIES)),
+        lambda api, rng: api.send(_BACKTESTS[rng.choice(SYMBOLS), rng.choice(STRATEGIES)]),
     ),
-    "market_data": (ROUTE_MARKET_DATA, lambda api, rng: api.market_data(rng.choice(SYMBOLS))),
+    "market_data": (
+        ROUTE_MARKET_DATA,
+        lambda api, rng: api.send(_MARKET_DATA[rng.choice(SYMBOLS)]),
+    ),
     "strategies": (ROUTE_STRATEGIES, lambda api, rng: api.strategies()),
 }
 """Every route an ``ArrivalRateUser.route_mix`` may name."""
@@ -338,6 +349,7 @@ class ArrivalRateUser(ApiUser):
             api_key=self.api.api_key,
             gate=self.api.gate,  # shares the user's Retry-After state
             validation=self.validation,
+            answers=self.api.answers,
         )
         try:
             return call(api, random.Random(seed))
