@@ -23,6 +23,7 @@ import numpy as np
 import plotly.offline
 
 from reports import figures
+from reports.analysis.saturation import GENERATOR_CPU_LIMIT
 from reports.capacity_charts import capacity_charts, mark_capacity
 from reports.capacity_view import capacity_section
 from reports.chart_data import outage_windows
@@ -249,15 +250,16 @@ def _generator(analysis: RunAnalysis) -> dict[str, Any]:
             return {
                 "overloaded": False,
                 "near": True,
-                "detail": f"{ceiling_text(analysis)}. Past about 90 % CPU its numbers describe "
-                "the generator, not the target: add workers (--processes) or machines before "
-                "asking for more.",
+                "detail": f"{ceiling_text(analysis)}. Past about {GENERATOR_CPU_LIMIT:.0f} % "
+                "CPU its numbers describe the generator, not the target: add workers "
+                "(--processes) or machines before asking for more.",
             }
         return {"overloaded": False, "near": False, "detail": ""}
     gens = sorted({str(e.get("generator")) for e in overloads})
     return {
         "overloaded": True,
-        "detail": f"{', '.join(gens)} ran above 90 % CPU ({len(overloads)} time(s), "
+        "detail": f"{', '.join(gens)} ran above {GENERATOR_CPU_LIMIT:.0f} % CPU "
+        f"({len(overloads)} time(s), "
         f"first at {num(overloads[0].get('elapsed_s'), 0)} s). The target may "
         "have more capacity than measured: add workers (--processes) or "
         "machines.",

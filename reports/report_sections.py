@@ -73,7 +73,8 @@ def ceiling_text(analysis: RunAnalysis) -> str:
     return (
         f"busiest {_n(shown['peak_rps_per_process'], 0)} req/s a process, "
         f"{_n(100 * shown['peak_share'], 0)} % of the ~{_n(shown['ceiling_rps'], 0)} one "
-        f"process sends at 90 % CPU ({_n(shown['us_per_request'], 0)} CPU \u00b5s a request)"
+        f"process sends at {_n(shown['ceiling_cpu_percent'], 0)} % CPU "
+        f"({_n(shown['us_per_request'], 0)} CPU \u00b5s a request)"
     )
 
 

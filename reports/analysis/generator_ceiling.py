@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reports.analysis.saturation import GENERATOR_CPU_LIMIT
+
 __all__ = [
     "CEILING_CPU_PERCENT",
     "NEAR_SHARE",
@@ -30,8 +32,8 @@ __all__ = [
     "processes_needed",
 ]
 
-CEILING_CPU_PERCENT = 90.0
-"""A generator above this is overloaded (``metrics.generator.OVERLOADED_CPU_PERCENT``)."""
+CEILING_CPU_PERCENT = GENERATOR_CPU_LIMIT
+"""A generator at this % of its core is overloaded (what broke first's rule, the same line)."""
 NEAR_SHARE = 0.7
 """The card warns when the busiest row sent this share of the ceiling or more."""
 MIN_CPU_PERCENT = 5.0
