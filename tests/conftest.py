@@ -72,7 +72,6 @@ LONG_MODULES_FIRST = (
     "tests/reports/test_compare.py",
     "tests/plugin/test_console.py",
     "tests/reports/test_history_cli.py",
-    "tests/reports/test_history_real.py",
     "tests/users/test_user_classes.py",
     "tests/reports/test_report_render.py",
     "tests/plugin/test_fault_runs.py",

@@ -10,6 +10,7 @@ from bench.history_calibration import calibrate
 
 
 @pytest.mark.slow
+@pytest.mark.timing  # latency against the runs' noise: a loaded parallel phase hid it once
 def test_a_15_ms_slower_build_fails_the_gate(tmp_path, start_target):
     normal, slow = start_target("--latency-ms", "0"), start_target("--latency-ms", "15")
     out = calibrate(
